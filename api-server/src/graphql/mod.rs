@@ -1,0 +1,52 @@
+//! The GraphQL schema: one module per domain area, merged here, with every limit set.
+
+pub mod authz;
+pub mod connection;
+pub mod error;
+pub mod foundation;
+pub mod ids;
+pub mod limits;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+use domain::config::GraphqlLimits;
+
+use foundation::{mutation::FoundationMutation, query::FoundationQuery};
+
+#[derive(MergedObject, Default)]
+pub struct Query(FoundationQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(FoundationMutation);
+
+pub type OpsdeckSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn build_schema(limits: &GraphqlLimits) -> OpsdeckSchema {
+    let bare = Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish();
+    let root_fields = Arc::new(limits::root_field_names(&bare.sdl()));
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_directives(5)
+        .limit_recursive_depth(32)
+        .disable_suggestions()
+        .extension(limits::DocumentLimits {
+            max_aliases: limits.max_aliases,
+            max_root_fields: limits.max_root_fields,
+            root_fields,
+            introspection: limits.introspection,
+        });
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The SDL the server serves (`api-server print-schema`, and `schema.graphql`).
+pub fn sdl() -> String {
+    let limits = domain::config::Config::from_env_map(Default::default())
+        .expect("default configuration")
+        .graphql;
+    build_schema(&limits).sdl()
+}

@@ -1,0 +1,20 @@
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    domain::install_crypto_provider();
+    let cli = api_server::cli::Cli::parse();
+    let config = match domain::config::Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    api_server::telemetry::init(&config);
+    if let Err(e) = api_server::cli::run(cli, config).await {
+        eprintln!("error: {e:#}");
+        return std::process::ExitCode::FAILURE;
+    }
+    std::process::ExitCode::SUCCESS
+}

@@ -1,0 +1,13 @@
+//! api-server integration tests: the real router and migrations on SQLite and PostgreSQL.
+
+mod issuer;
+mod support;
+
+mod api_keys;
+mod audit;
+mod graphql_http;
+mod jwt;
+mod rls;
+mod roles;
+mod schema;
+mod tenancy;

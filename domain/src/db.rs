@@ -1,0 +1,152 @@
+//! Database connections, migrations and the tenant transaction.
+//!
+//! On PostgreSQL every transaction that touches tenant tables starts with `set_config(…,
+//! true)` (transaction-local, so a pooled connection never carries one request's org into
+//! the next); forced RLS then hides every other org's rows even from a query that forgot its
+//! filter. SQLite has no RLS: the services' `org_id` filters are the only guard there.
+
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    Statement, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::config::{Config, Secret};
+use crate::error::DomainResult;
+
+pub type Db = DatabaseConnection;
+
+/// What the transaction may see under RLS. Each `Some` becomes a `set_config`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Scope<'a> {
+    pub org_id: Option<Uuid>,
+    /// The user's own memberships in every org (`own_memberships` policy).
+    pub user_id: Option<Uuid>,
+    /// The API keys with this prefix (`key_lookup` policy), for authentication only.
+    pub api_key_prefix: Option<&'a str>,
+}
+
+impl<'a> Scope<'a> {
+    pub fn org(org_id: Uuid) -> Self {
+        Scope {
+            org_id: Some(org_id),
+            ..Default::default()
+        }
+    }
+}
+
+/// Opens a transaction scoped to `scope` (a no-op scope on SQLite).
+pub async fn begin(db: &Db, scope: Scope<'_>) -> DomainResult<DatabaseTransaction> {
+    let tx = db.begin().await?;
+    set_scope(&tx, scope).await?;
+    Ok(tx)
+}
+
+/// Changes the scope inside an open transaction (e.g. after creating an organization).
+pub async fn set_scope(tx: &DatabaseTransaction, scope: Scope<'_>) -> DomainResult<()> {
+    if tx.get_database_backend() == DbBackend::Postgres {
+        // One round trip for all three settings; an empty string means "none".
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \
+             set_config('app.api_key_prefix', $3, true)",
+            [
+                scope
+                    .org_id
+                    .map(|u| u.to_string())
+                    .unwrap_or_default()
+                    .into(),
+                scope
+                    .user_id
+                    .map(|u| u.to_string())
+                    .unwrap_or_default()
+                    .into(),
+                scope.api_key_prefix.unwrap_or_default().to_owned().into(),
+            ],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// The SQLite URL of the embedded deployment.
+pub fn embedded_url(config: &Config) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        config.data_dir.join("opsdeck.db").display()
+    )
+}
+
+fn options(url: String, max_connections: u32) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(url);
+    opts.max_connections(max_connections)
+        .min_connections(0)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    opts
+}
+
+/// Connects the application pool (the app role on PostgreSQL).
+pub async fn connect(config: &Config) -> anyhow::Result<Db> {
+    let url = match &config.database_url {
+        Some(url) => url.expose().to_owned(),
+        None => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            embedded_url(config)
+        }
+    };
+    connect_url(&url, config.database_max_connections).await
+}
+
+pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+    let db = Database::connect(options(url.to_owned(), max_connections)).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        // WAL lets readers run beside the single writer; the busy timeout queues writers
+        // instead of failing them.
+        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+        db.execute_unprepared("PRAGMA busy_timeout=5000").await?;
+    }
+    Ok(db)
+}
+
+/// Applies pending migrations as the owner role. On PostgreSQL an advisory lock makes
+/// concurrent starts (replicas, parallel tests) take turns instead of racing.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let url = match &config.migration_database_url {
+        Some(url) => url.expose().to_owned(),
+        None => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            embedded_url(config)
+        }
+    };
+    migrate_url(&Secret::new(url)).await
+}
+
+pub async fn migrate_url(url: &Secret) -> anyhow::Result<()> {
+    use migration::MigratorTrait;
+    // One connection, so the session-level advisory lock covers every migration statement.
+    let db = connect_url(url.expose(), 1).await?;
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    if postgres {
+        db.execute_unprepared("SELECT pg_advisory_lock(5049431204672853)")
+            .await?;
+    }
+    let result = migration::Migrator::up(&db, None).await;
+    if postgres {
+        db.execute_unprepared("SELECT pg_advisory_unlock(5049431204672853)")
+            .await?;
+    }
+    db.close().await?;
+    Ok(result?)
+}
+
+/// The CLI's commands work on a fresh embedded data directory too.
+pub async fn migrate_if_embedded(config: &Config) -> anyhow::Result<()> {
+    if config.is_embedded() {
+        migrate(config).await?;
+    }
+    Ok(())
+}

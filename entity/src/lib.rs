@@ -1,0 +1,8 @@
+//! sea-orm entities, one file per table. Tenant tables carry `org_id`; their lookups by id
+//! go through `find_in_org` so another org's row is simply absent.
+
+pub mod api_key;
+pub mod audit_log;
+pub mod membership;
+pub mod organization;
+pub mod user;

@@ -1,0 +1,22 @@
+//! The one migration chain for both backends. Tables are plain SQL per backend (the types
+//! differ: uuid/bytea/jsonb/timestamptz on PostgreSQL, BLOB/TEXT on SQLite); row-level
+//! security and its policies exist only on PostgreSQL, where they are the second guard
+//! behind the domain services' org filters.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261201_000001_foundation;
+mod sql;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261201_000001_foundation::Migration)]
+    }
+}
+
+/// Tables that carry `org_id`. Each has RLS enabled and forced, and a `tenant` policy; the
+/// catalog test in api-server checks this list against the live database.
+pub const TENANT_TABLES: &[&str] = &["memberships", "api_keys", "audit_log"];
