@@ -127,7 +127,11 @@ impl RequestCtx {
             })
             .await;
         match resolved {
-            Ok(org) => Ok(org.clone()),
+            Ok(org) => {
+                // The request span was opened before the org was known.
+                tracing::Span::current().record("org.id", tracing::field::display(org.org_id()));
+                Ok(org.clone())
+            }
             Err(e) => Err(duplicate(e)),
         }
     }

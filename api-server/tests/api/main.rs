@@ -5,9 +5,11 @@ mod support;
 
 mod api_keys;
 mod audit;
+mod binary;
 mod graphql_http;
 mod jwt;
 mod rls;
 mod roles;
 mod schema;
 mod tenancy;
+mod ws;

@@ -1,0 +1,253 @@
+//! The production shape end to end: `api-server` on PostgreSQL (as the app role), Redis and
+//! S3, a token from the real OIDC provider, an organization and an API key created and used,
+//! the GraphQL-over-HTTP audit and a graphql-ws client; and the `worker` binary.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn env(name: &str) -> String {
+    #[allow(clippy::disallowed_methods)] // the harness reads what scripts/test exported
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the tests through scripts/test"))
+}
+
+fn binary(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/debug")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo build --workspace` first (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+fn production_env(cmd: &mut Command, bucket: &str) {
+    cmd.env_clear()
+        .env("OPSDECK_DATABASE_URL", env("OPSDECK_TEST_APP_URL"))
+        .env(
+            "OPSDECK_MIGRATION_DATABASE_URL",
+            env("OPSDECK_TEST_MIGRATE_URL"),
+        )
+        .env("OPSDECK_REDIS_URL", env("OPSDECK_TEST_REDIS_URL"))
+        .env("OPSDECK_S3_BUCKET", bucket)
+        .env("OPSDECK_S3_ENDPOINT", env("OPSDECK_TEST_S3_ENDPOINT"))
+        .env("OPSDECK_S3_ACCESS_KEY_ID", "test")
+        .env("OPSDECK_S3_SECRET_ACCESS_KEY", "test")
+        .env("OPSDECK_OIDC_ISSUER", env("OPSDECK_TEST_OIDC_ISSUER"))
+        .env("OPSDECK_OIDC_AUDIENCE", env("OPSDECK_TEST_OIDC_AUDIENCE"))
+        .env("OPSDECK_LISTEN", "127.0.0.1:0")
+        .env("OPSDECK_WORKER_LISTEN", "127.0.0.1:0")
+        .env("OPSDECK_LOG", "warn")
+        .kill_on_drop(true);
+}
+
+async fn wait_for_line(child: &mut Child, prefix: &str) -> String {
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if line.contains(prefix) {
+                return line;
+            }
+        }
+        panic!("process exited before printing {prefix:?}");
+    })
+    .await
+    .expect("timed out waiting for start-up");
+    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+    found
+}
+
+async fn gql(base: &str, bearer: &str, org: Option<&str>, query: &str) -> Value {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .bearer_auth(bearer)
+        .json(&json!({ "query": query }));
+    if let Some(org) = org {
+        req = req.header("x-opsdeck-org", org);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test]
+async fn production_deployment_end_to_end() {
+    let suffix = &uuid::Uuid::now_v7().simple().to_string()[20..];
+    let bucket = format!("opsdeck-e2e-{suffix}");
+    let s3 = env("OPSDECK_TEST_S3_ENDPOINT");
+    // moto accepts unsigned requests: enough to create the bucket /readyz checks.
+    let created = reqwest::Client::new()
+        .put(format!("{s3}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created.status().is_success(),
+        "create bucket: {}",
+        created.status()
+    );
+
+    let mut migrate = Command::new(binary("api-server"));
+    production_env(&mut migrate, &bucket);
+    let out = migrate.arg("migrate").output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "migrate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut serve = Command::new(binary("api-server"));
+    production_env(&mut serve, &bucket);
+    let mut server = serve
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = wait_for_line(&mut server, "Opsdeck API on ").await;
+    let base = line
+        .trim_start_matches("Opsdeck API on ")
+        .trim_end_matches("/graphql")
+        .to_owned();
+
+    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
+    // GraphiQL is off outside the embedded deployment.
+    let page = reqwest::Client::new()
+        .get(format!("{base}/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(page.status(), 200);
+
+    // A token from the real OIDC provider (client credentials: sub = the client id).
+    let issuer = env("OPSDECK_TEST_OIDC_ISSUER");
+    let token: Value = reqwest::Client::new()
+        .post(format!("{issuer}/token"))
+        .basic_auth("e2e-user", Some("e2e-user-secret"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "api:read api:write"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+
+    let slug = format!("e2e-{suffix}");
+    let r = gql(&base, &token, None, &format!("mutation {{ createOrganization(input: {{ slug: \"{slug}\", name: \"E2E\" }}) {{ id slug }} }}")).await;
+    assert_eq!(
+        r["data"]["createOrganization"]["slug"],
+        slug.as_str(),
+        "{r}"
+    );
+    let r = gql(&base, &token, Some(&slug), "mutation { createApiKey(input: { name: \"e2e\", role: ENGINEER }) { apiKey { prefix } secret } }").await;
+    let secret = r["data"]["createApiKey"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_owned();
+    let r = gql(
+        &base,
+        &secret,
+        None,
+        "{ organization { slug } viewer { apiKey { name role } } }",
+    )
+    .await;
+    assert_eq!(
+        r["data"],
+        json!({ "organization": { "slug": slug }, "viewer": { "apiKey": { "name": "e2e", "role": "ENGINEER" } } })
+    );
+    let r = gql(
+        &base,
+        &secret,
+        None,
+        "mutation { createApiKey(input: { name: \"x\", role: VIEWER }) { secret } }",
+    )
+    .await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN");
+
+    // Clients we did not write: the GraphQL-over-HTTP audit and a graphql-ws client.
+    let node_dir = PathBuf::from(env("OPSDECK_TEST_NODE_DIR"));
+    let audit = Command::new("node")
+        .arg(node_dir.join("graphql-audit.mjs"))
+        .arg(format!("{base}/graphql"))
+        .env("TOKEN", &secret)
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&audit.stdout);
+    assert!(
+        audit.status.success(),
+        "graphql-http audit failed:\n{report}"
+    );
+    assert!(report.contains("0 MUST failures"), "{report}");
+    let ws = Command::new("node")
+        .arg(node_dir.join("ws-subscribe.mjs"))
+        .arg(format!("{}/graphql/ws", base.replace("http://", "ws://")))
+        .arg("{ organization { slug } }")
+        .arg("1")
+        .env("TOKEN", &secret)
+        .output()
+        .await
+        .unwrap();
+    let events = String::from_utf8_lossy(&ws.stdout);
+    assert!(
+        ws.status.success(),
+        "ws client: {events} {}",
+        String::from_utf8_lossy(&ws.stderr)
+    );
+    assert!(events.contains(&slug), "{events}");
+
+    server.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn worker_starts_reports_health_and_stops_on_sigterm() {
+    let help = Command::new(binary("worker"))
+        .arg("--help")
+        .output()
+        .await
+        .unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("serve"));
+
+    let mut cmd = Command::new(binary("worker"));
+    production_env(&mut cmd, "unused");
+    cmd.env("OPSDECK_LOG", "info");
+    let mut worker = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    let line = wait_for_line(&mut worker, "worker started").await;
+    let v: Value = serde_json::from_str(&line).expect("JSON log line");
+    let addr = v["addr"].as_str().expect("addr field").to_owned();
+    let health: Value = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let pid = worker.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), worker.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "worker exits 0 on SIGTERM: {status:?}");
+}
