@@ -12,6 +12,9 @@ async fn main() -> std::process::ExitCode {
         }
     };
     api_server::telemetry::init(&config);
+    for name in &config.unknown_variables {
+        tracing::warn!(variable = %name, "ignoring an OPSDECK_ variable that is no setting");
+    }
     if let Err(e) = api_server::cli::run(cli, config).await {
         eprintln!("error: {e:#}");
         return std::process::ExitCode::FAILURE;

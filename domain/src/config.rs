@@ -95,6 +95,8 @@ pub struct Config {
     pub log_filter: String,
     pub log_json: bool,
     pub request_timeout_secs: u64,
+    /// `OPSDECK_*` variables that are set but are no setting (likely typos): warned about.
+    pub unknown_variables: Vec<String>,
 }
 
 /// Every setting: (variable, default, description). The README's configuration table is
@@ -307,6 +309,7 @@ impl Config {
 
     /// As [`Config::load`], from an explicit variable map (tests build configs this way).
     pub fn from_env_map(env: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let unknown_variables = Self::unknown_variables(env.keys().cloned());
         let mut values = BTreeMap::new();
         if let Some(path) = env.get("OPSDECK_CONFIG").filter(|p| !p.is_empty()) {
             for (k, v) in read_file(path)? {
@@ -316,7 +319,9 @@ impl Config {
         for (k, v) in env {
             values.insert(k, (v, "env"));
         }
-        Self::from_sources(&Sources { values })
+        let mut config = Self::from_sources(&Sources { values })?;
+        config.unknown_variables = unknown_variables;
+        Ok(config)
     }
 
     /// Names of `OPSDECK_*` variables that are set but not settings (likely typos).
@@ -520,6 +525,7 @@ impl Config {
                 30,
                 "a number of seconds",
             )?,
+            unknown_variables: Vec::new(),
         })
     }
 
@@ -596,6 +602,12 @@ mod tests {
         assert!(c.graphql.graphiql);
         assert_eq!(c.graphql.max_depth, 12);
         assert_eq!(c.graphql.max_batch, 0);
+    }
+
+    #[test]
+    fn unknown_variables_are_reported_not_fatal() {
+        let c = load(&[("OPSDECK_DATABSE_URL", "x"), ("OPSDECK_TEST_APP_URL", "y")]).unwrap();
+        assert_eq!(c.unknown_variables, vec!["OPSDECK_DATABSE_URL".to_owned()]);
     }
 
     #[test]

@@ -19,4 +19,6 @@ impl MigratorTrait for Migrator {
 
 /// Tables that carry `org_id`. Each has RLS enabled and forced, and a `tenant` policy; the
 /// catalog test in api-server checks this list against the live database.
-pub const TENANT_TABLES: &[&str] = &["memberships", "api_keys", "audit_log"];
+pub fn tenant_tables() -> Vec<&'static str> {
+    [m20261201_000001_foundation::TENANT_TABLES].concat()
+}

@@ -7,6 +7,9 @@ use crate::sql;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// Tables this migration adds that carry `org_id`.
+pub const TENANT_TABLES: &[&str] = &["memberships", "api_keys", "audit_log"];
+
 const POSTGRES: &[&str] = &[
     "CREATE FUNCTION opsdeck_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
      BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege'; END $$",
@@ -116,7 +119,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         sql::run_for_backend(manager, POSTGRES, SQLITE).await?;
         if manager.get_database_backend() == sea_orm::DbBackend::Postgres {
-            let mut rls: Vec<String> = crate::TENANT_TABLES
+            let mut rls: Vec<String> = TENANT_TABLES
                 .iter()
                 .flat_map(|t| sql::tenant_rls(t))
                 .collect();

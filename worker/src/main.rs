@@ -27,6 +27,9 @@ async fn main() -> std::process::ExitCode {
         }
     };
     worker::telemetry(&config);
+    for name in &config.unknown_variables {
+        tracing::warn!(variable = %name, "ignoring an OPSDECK_ variable that is no setting");
+    }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => worker::serve(config).await,
     };

@@ -42,7 +42,7 @@ async fn every_tenant_table_forces_rls_and_the_app_role_cannot_bypass_it() {
         );
         tables.push(name);
     }
-    let mut expected: Vec<String> = domain::migration::TENANT_TABLES
+    let mut expected: Vec<String> = domain::migration::tenant_tables()
         .iter()
         .map(|t| t.to_string())
         .collect();

@@ -135,6 +135,32 @@ async fn misuse_closes_with_the_protocols_codes() {
 }
 
 #[tokio::test]
+async fn a_duplicate_subscription_id_closes_with_4409() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let mut s = connect(&app).await;
+    send(&mut s, json!({ "type": "connection_init", "payload": { "token": app.admin_a.token, "X-Opsdeck-Org": app.admin_a.org } })).await;
+    next(&mut s).await.unwrap();
+    // Both frames in one write: the server (on this test's single-threaded runtime) reads
+    // the second before the first operation, which needs the database, can finish.
+    let op = json!({ "id": "same", "type": "subscribe", "payload": { "query": "{ organization { members { edges { node { role } } } } }" } });
+    s.feed(Message::text(op.to_string())).await.unwrap();
+    s.feed(Message::text(op.to_string())).await.unwrap();
+    s.flush().await.unwrap();
+    loop {
+        match next(&mut s).await {
+            Ok(msg) => assert_eq!(
+                msg["id"], "same",
+                "only the first may answer before the close: {msg}"
+            ),
+            Err(code) => {
+                assert_eq!(code, 4409);
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn connection_init_must_arrive_within_ten_seconds() {
     let app = TestApp::new(Backend::Sqlite).await;
     let mut s = connect(&app).await;
