@@ -144,9 +144,14 @@ fn duplicate(e: &DomainError) -> DomainError {
         DomainError::Forbidden { need } => DomainError::Forbidden { need: *need },
         DomainError::ForbiddenOther(m) => DomainError::ForbiddenOther(m.clone()),
         DomainError::NotFound { entity } => DomainError::NotFound { entity },
-        DomainError::InvalidInput { message, fields } => DomainError::InvalidInput {
+        DomainError::InvalidInput {
+            message,
+            fields,
+            details,
+        } => DomainError::InvalidInput {
             message: message.clone(),
             fields: fields.clone(),
+            details: details.clone(),
         },
         DomainError::Conflict { message, details } => DomainError::Conflict {
             message: message.clone(),

@@ -111,7 +111,7 @@ async fn insert(
         return Err(DomainError::invalid_field("name", "1 to 100 characters"));
     }
     if let Some(at) = input.expires_at
-        && at <= Utc::now()
+        && at <= crate::time::now()
     {
         return Err(DomainError::invalid_field(
             "expiresAt",
@@ -127,7 +127,7 @@ async fn insert(
         prefix: Set(prefix_of(&secret).to_owned()),
         secret_hash: Set(hash(&secret)),
         created_by_user_id: Set(org.actor().user_id()),
-        created_at: Set(Utc::now()),
+        created_at: Set(crate::time::now()),
         expires_at: Set(input.expires_at),
         last_used_at: Set(None),
         revoked_at: Set(None),
@@ -164,7 +164,7 @@ pub async fn revoke(db: &Db, org: &OrgCtx, id: Uuid) -> DomainResult<api_key::Mo
     }
     let before = snapshot(&key);
     let mut change = key.into_active_model();
-    change.revoked_at = Set(Some(Utc::now()));
+    change.revoked_at = Set(Some(crate::time::now()));
     let key = change.update(&tx).await?;
     audit::record(
         &tx,
@@ -184,7 +184,7 @@ pub async fn revoke(db: &Db, org: &OrgCtx, id: Uuid) -> DomainResult<api_key::Mo
 
 pub async fn list(db: &Db, org: &OrgCtx, page: PageRequest) -> DomainResult<Page<api_key::Model>> {
     org.require(Role::Admin)?;
-    let tx = db::begin(db, Scope::org(org.org_id())).await?;
+    let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
     let mut q = api_key::Entity::find().filter(api_key::Column::OrgId.eq(org.org_id()));
     if let Some(after) = page.after {
         q = q.filter(api_key::Column::Id.gt(after));
@@ -217,7 +217,7 @@ pub async fn authenticate(
     }
     let prefix = prefix_of(secret);
     let presented = hash(secret);
-    let tx = db::begin(
+    let tx = db::begin_read(
         db,
         Scope {
             api_key_prefix: Some(prefix),
@@ -233,7 +233,7 @@ pub async fn authenticate(
         .into_iter()
         .find(|k| bool::from(k.secret_hash.as_slice().ct_eq(&presented)))
         .ok_or_else(invalid)?;
-    let now = Utc::now();
+    let now = crate::time::now();
     if key.revoked_at.is_some() {
         return Err(DomainError::Unauthenticated(
             "API key has been revoked".into(),
@@ -250,23 +250,37 @@ pub async fn authenticate(
         .one(&tx)
         .await?
         .ok_or_else(|| anyhow::anyhow!("api key {} has no organization", key.id))?;
+    tx.commit().await?;
     let key = if key
         .last_used_at
         .is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
     {
-        db::set_scope(&tx, Scope::org(key.org_id)).await?;
-        let mut touch = key.into_active_model();
-        touch.last_used_at = Set(Some(now));
-        touch.update(&tx).await?
+        touch(db, key, now).await
     } else {
         key
     };
-    tx.commit().await?;
     let ctx = OrgCtx::new(key.org_id, role, Actor::ApiKey(key.id), request_id);
     Ok(Authenticated {
         key,
         organization,
         ctx,
+    })
+}
+
+/// Records `last_used_at`, best effort: a busy database must not fail the request it serves.
+async fn touch(db: &Db, key: api_key::Model, now: DateTime<Utc>) -> api_key::Model {
+    let result: DomainResult<api_key::Model> = async {
+        let tx = db::begin(db, Scope::org(key.org_id)).await?;
+        let mut change = key.clone().into_active_model();
+        change.last_used_at = Set(Some(now));
+        let updated = change.update(&tx).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+    .await;
+    result.unwrap_or_else(|e| {
+        tracing::warn!(api_key.id = %key.id, error = %e, "could not record lastUsedAt");
+        key
     })
 }
 

@@ -37,7 +37,7 @@ pub async fn record(conn: &impl ConnectionTrait, org: &OrgCtx, entry: Entry) -> 
         before: Set(entry.before),
         after: Set(entry.after),
         request_id: Set(org.request_id().map(str::to_owned)),
-        created_at: Set(Utc::now()),
+        created_at: Set(crate::time::now()),
     };
     // Without RETURNING: nothing needs the row back.
     audit_log::Entity::insert(row)
@@ -62,7 +62,7 @@ pub async fn list(
     page: PageRequest,
 ) -> DomainResult<Page<audit_log::Model>> {
     org.require(Role::Admin)?;
-    let tx = db::begin(db, Scope::org(org.org_id())).await?;
+    let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
     let mut q = audit_log::Entity::find().filter(audit_log::Column::OrgId.eq(org.org_id()));
     if let Some(action) = &filter.action {
         q = q.filter(audit_log::Column::Action.eq(action.as_str()));

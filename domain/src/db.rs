@@ -37,9 +37,27 @@ impl<'a> Scope<'a> {
     }
 }
 
-/// Opens a transaction scoped to `scope` (a no-op scope on SQLite).
-pub async fn begin(db: &Db, scope: Scope<'_>) -> DomainResult<DatabaseTransaction> {
+/// Opens a read-only transaction scoped to `scope`: on SQLite it runs beside the writer.
+pub async fn begin_read(db: &Db, scope: Scope<'_>) -> DomainResult<DatabaseTransaction> {
     let tx = db.begin().await?;
+    set_scope(&tx, scope).await?;
+    Ok(tx)
+}
+
+/// Opens a transaction that will write, scoped to `scope` (a no-op scope on SQLite).
+pub async fn begin(db: &Db, scope: Scope<'_>) -> DomainResult<DatabaseTransaction> {
+    let tx = match db.get_database_backend() {
+        // IMMEDIATE takes the write lock up front and waits for it (busy_timeout): a
+        // deferred read-then-write transaction would instead fail when another writer won.
+        DbBackend::Sqlite => {
+            db.begin_with_options(sea_orm::TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?
+        }
+        _ => db.begin().await?,
+    };
     set_scope(&tx, scope).await?;
     Ok(tx)
 }

@@ -68,10 +68,12 @@ pub enum DomainError {
     /// Worded like an id that never existed, whoever owns it.
     #[error("{entity} not found")]
     NotFound { entity: &'static str },
+    /// `details` are merged into the extensions (e.g. `allowedNextStates`).
     #[error("{message}")]
     InvalidInput {
         message: String,
         fields: Vec<FieldError>,
+        details: Map<String, Value>,
     },
     /// `details` are merged into the error's extensions (e.g. the current version).
     #[error("{message}")]
@@ -110,6 +112,7 @@ impl DomainError {
         DomainError::InvalidInput {
             message: message.into(),
             fields: Vec::new(),
+            details: Map::new(),
         }
     }
 
@@ -121,6 +124,15 @@ impl DomainError {
                 field: field.to_owned(),
                 message,
             }],
+            details: Map::new(),
+        }
+    }
+
+    pub fn invalid_with(message: impl Into<String>, details: Map<String, Value>) -> Self {
+        DomainError::InvalidInput {
+            message: message.into(),
+            fields: Vec::new(),
+            details,
         }
     }
 
@@ -134,12 +146,16 @@ impl DomainError {
     /// Extra extension entries beyond `code` (field lists, current versions).
     pub fn details(&self) -> Map<String, Value> {
         match self {
-            DomainError::InvalidInput { fields, .. } if !fields.is_empty() => {
-                let mut m = Map::new();
-                m.insert(
-                    "fields".into(),
-                    serde_json::to_value(fields).unwrap_or(Value::Null),
-                );
+            DomainError::InvalidInput {
+                fields, details, ..
+            } => {
+                let mut m = details.clone();
+                if !fields.is_empty() {
+                    m.insert(
+                        "fields".into(),
+                        serde_json::to_value(fields).unwrap_or(Value::Null),
+                    );
+                }
                 m
             }
             DomainError::Conflict { details, .. } => details.clone(),

@@ -8,13 +8,16 @@ pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod incidents;
 pub mod members;
 pub mod object_store;
 pub mod oidc;
 pub mod org;
 pub mod organizations;
+pub mod outbox;
 pub mod pagination;
 pub mod role;
+pub mod time;
 pub mod users;
 
 pub use entity;

@@ -1,7 +1,6 @@
 //! Memberships: who belongs to an organization and with which role. An organization always
 //! keeps at least one ADMIN.
 
-use chrono::Utc;
 use entity::{membership, organization, user};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
@@ -58,7 +57,7 @@ async fn with_users(
 
 pub async fn list(db: &Db, org: &OrgCtx, page: PageRequest) -> DomainResult<Page<Member>> {
     org.require(Role::Viewer)?;
-    let tx = db::begin(db, Scope::org(org.org_id())).await?;
+    let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
     let mut q = membership::Entity::find_in_org(org.org_id());
     if let Some(after) = page.after {
         q = q.filter(membership::Column::Id.gt(after));
@@ -98,7 +97,7 @@ pub async fn add(db: &Db, org: &OrgCtx, email: &str, role: Role) -> DomainResult
                 subject: Set(None),
                 email: Set(Some(email.clone())),
                 display_name: Set(None),
-                created_at: Set(Utc::now()),
+                created_at: Set(crate::time::now()),
             }
             .insert(&tx)
             .await?
@@ -109,7 +108,7 @@ pub async fn add(db: &Db, org: &OrgCtx, email: &str, role: Role) -> DomainResult
         org_id: Set(org.org_id()),
         user_id: Set(user.id),
         role: Set(role.as_str().to_owned()),
-        created_at: Set(Utc::now()),
+        created_at: Set(crate::time::now()),
     }
     .insert(&tx)
     .await
@@ -242,7 +241,7 @@ pub async fn of_user(
     db: &Db,
     user_id: Uuid,
 ) -> DomainResult<Vec<(membership::Model, organization::Model)>> {
-    let tx = db::begin(
+    let tx = db::begin_read(
         db,
         Scope {
             user_id: Some(user_id),
@@ -271,7 +270,7 @@ pub async fn of_user(
 
 /// The role of `user_id` in `org_id`, if a member.
 pub async fn role_of(db: &Db, org_id: Uuid, user_id: Uuid) -> DomainResult<Option<Role>> {
-    let tx = db::begin(db, Scope::org(org_id)).await?;
+    let tx = db::begin_read(db, Scope::org(org_id)).await?;
     let m = membership::Entity::find_in_org(org_id)
         .filter(membership::Column::UserId.eq(user_id))
         .one(&tx)

@@ -1,7 +1,6 @@
 //! Organizations: creation (by a signed-in user, who becomes its ADMIN, or by the operator's
 //! CLI) and lookup by id or slug.
 
-use chrono::Utc;
 use entity::{membership, organization, user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
@@ -77,7 +76,7 @@ async fn create_inner(
         id: Set(org_id),
         slug: Set(input.slug.clone()),
         name: Set(input.name),
-        created_at: Set(Utc::now()),
+        created_at: Set(crate::time::now()),
     }
     .insert(&tx)
     .await
@@ -98,7 +97,7 @@ async fn create_inner(
                 org_id: Set(org_id),
                 user_id: Set(user_id),
                 role: Set(Role::Admin.as_str().to_owned()),
-                created_at: Set(Utc::now()),
+                created_at: Set(crate::time::now()),
             }
             .insert(&tx)
             .await?;

@@ -2,7 +2,6 @@
 //! request. A user invited by email (`members::add`) is claimed at first sign-in when the
 //! token carries that email as verified.
 
-use chrono::Utc;
 use entity::user;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -73,7 +72,7 @@ pub async fn find_or_create(db: &Db, id: &Identity) -> DomainResult<user::Model>
         subject: Set(Some(id.subject.clone())),
         email: Set(if taken { None } else { email }),
         display_name: Set(id.display_name.clone()),
-        created_at: Set(Utc::now()),
+        created_at: Set(crate::time::now()),
     };
     match new.insert(db).await {
         Ok(u) => Ok(u),

@@ -3,6 +3,12 @@
 
 pub mod api_key;
 pub mod audit_log;
+pub mod incident;
+pub mod incident_assignee;
+pub mod incident_timeline;
 pub mod membership;
 pub mod organization;
+pub mod outbox;
+pub mod sla_event;
+pub mod sla_policy;
 pub mod user;

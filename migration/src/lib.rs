@@ -6,6 +6,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261201_000001_foundation;
+mod m20261201_000002_incidents;
 mod sql;
 
 pub struct Migrator;
@@ -13,12 +14,19 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261201_000001_foundation::Migration)]
+        vec![
+            Box::new(m20261201_000001_foundation::Migration),
+            Box::new(m20261201_000002_incidents::Migration),
+        ]
     }
 }
 
 /// Tables that carry `org_id`. Each has RLS enabled and forced, and a `tenant` policy; the
 /// catalog test in api-server checks this list against the live database.
 pub fn tenant_tables() -> Vec<&'static str> {
-    [m20261201_000001_foundation::TENANT_TABLES].concat()
+    [
+        m20261201_000001_foundation::TENANT_TABLES,
+        m20261201_000002_incidents::TENANT_TABLES,
+    ]
+    .concat()
 }

@@ -24,6 +24,14 @@ pub const MUTATION_ROLES: &[(&str, Need)] = &[
     ("removeMember", Need::Role(Role::Admin)),
     ("createApiKey", Need::Role(Role::Admin)),
     ("revokeApiKey", Need::Role(Role::Admin)),
+    ("createIncident", Need::Role(Role::Engineer)),
+    ("updateIncident", Need::Role(Role::Engineer)),
+    // The lifecycle asks more for some moves (POSTMORTEM, CLOSED, CANCELLED: MANAGER).
+    ("transitionIncident", Need::Role(Role::Engineer)),
+    ("markIncidentDuplicate", Need::Role(Role::Engineer)),
+    ("assignIncident", Need::Role(Role::Engineer)),
+    ("addIncidentComment", Need::Role(Role::Engineer)),
+    ("upsertSlaPolicy", Need::Role(Role::Manager)),
 ];
 
 /// Minimum roles of sensitive query fields (`Type.field`).
@@ -32,6 +40,10 @@ pub const FIELD_ROLES: &[(&str, Role)] = &[
     ("Organization.members", Role::Viewer),
     ("Organization.apiKeys", Role::Admin),
     ("Query.auditLog", Role::Admin),
+    ("Query.incident", Role::Viewer),
+    ("Query.incidentByNumber", Role::Viewer),
+    ("Query.incidents", Role::Viewer),
+    ("Query.slaPolicies", Role::Viewer),
 ];
 
 pub fn mutation_need(name: &str) -> Option<Need> {

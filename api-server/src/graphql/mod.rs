@@ -5,6 +5,7 @@ pub mod connection;
 pub mod error;
 pub mod foundation;
 pub mod ids;
+pub mod incidents;
 pub mod limits;
 
 use std::sync::Arc;
@@ -13,12 +14,13 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 use domain::config::GraphqlLimits;
 
 use foundation::{mutation::FoundationMutation, query::FoundationQuery};
+use incidents::{mutation::IncidentMutation, query::IncidentQuery};
 
 #[derive(MergedObject, Default)]
-pub struct Query(FoundationQuery);
+pub struct Query(FoundationQuery, IncidentQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(FoundationMutation);
+pub struct Mutation(FoundationMutation, IncidentMutation);
 
 pub type OpsdeckSchema = Schema<Query, Mutation, EmptySubscription>;
 

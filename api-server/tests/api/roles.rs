@@ -37,6 +37,34 @@ fn sample(name: &str) -> (&'static str, Value) {
             "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
             json!({ "id": id }),
         ),
+        "createIncident" => (
+            "mutation { createIncident(input: { title: \"t\", severity: SEV3 }) { id } }",
+            json!({}),
+        ),
+        "updateIncident" => (
+            "mutation($id: ID!) { updateIncident(input: { id: $id, expectedVersion: 1, title: \"x\" }) { id } }",
+            json!({ "id": id }),
+        ),
+        "transitionIncident" => (
+            "mutation($id: ID!) { transitionIncident(input: { id: $id, to: INVESTIGATING, expectedVersion: 1 }) { id } }",
+            json!({ "id": id }),
+        ),
+        "markIncidentDuplicate" => (
+            "mutation($id: ID!, $of: ID!) { markIncidentDuplicate(input: { id: $id, duplicateOfId: $of, expectedVersion: 1 }) { id } }",
+            json!({ "id": id, "of": Uuid::now_v7().to_string() }),
+        ),
+        "assignIncident" => (
+            "mutation($id: ID!) { assignIncident(input: { id: $id, assigneeIds: [], expectedVersion: 1 }) { id } }",
+            json!({ "id": id }),
+        ),
+        "addIncidentComment" => (
+            "mutation($id: ID!) { addIncidentComment(input: { incidentId: $id, body: \"hi\" }) { id } }",
+            json!({ "id": id }),
+        ),
+        "upsertSlaPolicy" => (
+            "mutation { upsertSlaPolicy(input: { severity: SEV4, ackMinutes: 300, resolveMinutes: 5000 }) { severity } }",
+            json!({}),
+        ),
         other => panic!("no sample call for mutation {other}: add one here"),
     }
 }
@@ -69,7 +97,7 @@ fn schema_mutations() -> Vec<String> {
 #[test]
 fn every_mutation_has_a_minimum_role_and_a_sample() {
     let mutations = schema_mutations();
-    assert!(mutations.len() >= 6, "{mutations:?}");
+    assert!(mutations.len() >= 13, "{mutations:?}");
     for m in &mutations {
         assert!(
             mutation_need(m).is_some(),

@@ -155,6 +155,11 @@ impl Builder {
 
     pub async fn start(self) -> TestApp {
         domain::install_crypto_provider();
+        // Internal errors reach the client as "internal error"; their causes go here.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn")
+            .with_test_writer()
+            .try_init();
         let issuer = TestIssuer::start().await;
         let data_dir =
             TempDir(std::env::temp_dir().join(format!("opsdeck-test-{}", Uuid::now_v7())));

@@ -1,0 +1,5 @@
+//! Incidents in the API: queries, mutations and their types.
+
+pub mod mutation;
+pub mod query;
+pub mod types;

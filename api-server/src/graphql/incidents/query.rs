@@ -1,0 +1,215 @@
+//! Incident queries.
+
+use async_graphql::{
+    Context, Enum, ID, InputObject, Object, connection::Connection, connection::Edge,
+};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use domain::incidents::{
+    self, query::Cursor, query::ListFilter, query::Order, query::OrderField, sla,
+};
+use uuid::Uuid;
+
+use super::types::{Incident, IncidentStatus, Severity, SlaPolicy};
+use crate::auth::RequestCtx;
+use crate::graphql::authz::FieldGuard;
+use crate::graphql::connection::DEFAULT_PAGE_SIZE;
+use crate::graphql::error::{IntoGqlError, bad_input};
+use crate::graphql::ids::parse_id;
+
+#[derive(Default)]
+pub struct IncidentQuery;
+
+/// Narrows `incidents`; all given conditions must hold, a list matches any of its values.
+#[derive(InputObject, Default)]
+pub struct IncidentFilter {
+    pub status: Option<Vec<IncidentStatus>>,
+    pub severity: Option<Vec<Severity>>,
+    /// Every tag listed must be on the incident.
+    pub tags: Option<Vec<String>>,
+    pub service: Option<String>,
+    /// Assigned to, or commanding, the incident.
+    pub assignee_id: Option<ID>,
+    /// Case-insensitive text in the title or description.
+    pub search: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum IncidentOrderField {
+    CreatedAt,
+    UpdatedAt,
+    Severity,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum OrderDirection {
+    Asc,
+    Desc,
+}
+
+/// Default: newest first (`CREATED_AT`, `DESC`).
+#[derive(InputObject)]
+pub struct IncidentOrder {
+    pub field: IncidentOrderField,
+    pub direction: OrderDirection,
+}
+
+const CURSOR_TAG: &str = "i1";
+
+fn encode(c: &Cursor, field: OrderField) -> String {
+    let f = match field {
+        OrderField::CreatedAt => "c",
+        OrderField::UpdatedAt => "u",
+        OrderField::Severity => "s",
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{CURSOR_TAG}|{f}|{}|{}", c.id, c.key))
+}
+
+fn decode(s: &str, field: OrderField) -> async_graphql::Result<Cursor> {
+    let invalid = || bad_input("after: not a cursor from this API for this order");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let mut parts = text.splitn(4, '|');
+    let (Some(CURSOR_TAG), Some(f), Some(id), Some(key)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid());
+    };
+    let expected = match field {
+        OrderField::CreatedAt => "c",
+        OrderField::UpdatedAt => "u",
+        OrderField::Severity => "s",
+    };
+    if f != expected {
+        return Err(invalid());
+    }
+    Ok(Cursor {
+        id: Uuid::parse_str(id).map_err(|_| invalid())?,
+        key: key.to_owned(),
+    })
+}
+
+#[Object]
+impl IncidentQuery {
+    /// One incident by id (VIEWER+).
+    #[graphql(guard = "FieldGuard(\"Query.incident\")")]
+    async fn incident(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Incident> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let id = parse_id("id", &id)?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let found = incidents::query::get(rc.db(), &org, id)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(found.into())
+    }
+
+    /// One incident by its number, as in `INC-<number>` (VIEWER+).
+    #[graphql(guard = "FieldGuard(\"Query.incidentByNumber\")")]
+    async fn incident_by_number(
+        &self,
+        ctx: &Context<'_>,
+        number: i64,
+    ) -> async_graphql::Result<Incident> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let found = incidents::query::by_number(rc.db(), &org, number)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(found.into())
+    }
+
+    /// Incidents of the organization, filtered and ordered, as a connection (VIEWER+).
+    #[graphql(
+        guard = "FieldGuard(\"Query.incidents\")",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
+    async fn incidents(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<IncidentFilter>,
+        order_by: Option<IncidentOrder>,
+    ) -> async_graphql::Result<Connection<String, Incident>> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let max = rc.limits().max_page_size;
+        let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
+        if first < 0 || first as u64 > max {
+            return Err(bad_input(format!("first: must be between 0 and {max}")));
+        }
+        let order = match order_by {
+            None => Order {
+                field: OrderField::CreatedAt,
+                descending: true,
+            },
+            Some(o) => Order {
+                field: match o.field {
+                    IncidentOrderField::CreatedAt => OrderField::CreatedAt,
+                    IncidentOrderField::UpdatedAt => OrderField::UpdatedAt,
+                    IncidentOrderField::Severity => OrderField::Severity,
+                },
+                descending: o.direction == OrderDirection::Desc,
+            },
+        };
+        let after = after
+            .as_deref()
+            .map(|a| decode(a, order.field))
+            .transpose()?;
+        let f = filter.unwrap_or_default();
+        if f.search.as_ref().is_some_and(|s| s.chars().count() > 200) {
+            return Err(bad_input("filter.search: at most 200 characters"));
+        }
+        let filter = ListFilter {
+            statuses: f
+                .status
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            severities: f
+                .severity
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            tags: f.tags.unwrap_or_default(),
+            service: f.service,
+            assignee_id: f
+                .assignee_id
+                .as_ref()
+                .map(|id| parse_id("filter.assigneeId", id))
+                .transpose()?,
+            search: f.search,
+            created_after: f.created_after,
+            created_before: f.created_before,
+        };
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let page = incidents::query::list(rc.db(), &org, &filter, order, first as u64, after)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        let mut c = Connection::new(false, page.has_next_page);
+        c.edges.extend(page.items.into_iter().map(|i| {
+            Edge::new(
+                encode(&Cursor::of(&i, order.field), order.field),
+                Incident::from(i),
+            )
+        }));
+        Ok(c)
+    }
+
+    /// The organization's SLA policy for each severity (defaults where none was set).
+    #[graphql(guard = "FieldGuard(\"Query.slaPolicies\")")]
+    async fn sla_policies(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SlaPolicy>> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let policies = sla::policies(rc.db(), &org)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(policies.into_iter().map(Into::into).collect())
+    }
+}

@@ -1,0 +1,267 @@
+//! GraphQL views of incidents, their timeline and SLA clocks.
+
+use async_graphql::{ComplexObject, Context, Enum, ID, Json, SimpleObject, connection::Connection};
+use chrono::{DateTime, Utc};
+use domain::entity::user;
+use domain::incidents::{self, sla, state_machine};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::auth::RequestCtx;
+use crate::graphql::connection::{connection, page_request};
+use crate::graphql::error::IntoGqlError;
+use crate::graphql::foundation::types::User;
+
+/// How bad it is: SEV1 is the most severe.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "domain::incidents::Severity")]
+pub enum Severity {
+    #[graphql(name = "SEV1")]
+    Sev1,
+    #[graphql(name = "SEV2")]
+    Sev2,
+    #[graphql(name = "SEV3")]
+    Sev3,
+    #[graphql(name = "SEV4")]
+    Sev4,
+}
+
+/// Where an incident is in its lifecycle. DETECTED → INVESTIGATING → MITIGATED → RESOLVED →
+/// POSTMORTEM → CLOSED; RESOLVED → CLOSED for SEV3–SEV4; RESOLVED → INVESTIGATING re-opens;
+/// CANCELLED from DETECTED or INVESTIGATING; DUPLICATE via `markIncidentDuplicate`.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "domain::incidents::Status")]
+pub enum IncidentStatus {
+    Detected,
+    Investigating,
+    Mitigated,
+    Resolved,
+    Postmortem,
+    Closed,
+    Cancelled,
+    Duplicate,
+}
+
+/// The state of one SLA clock.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "domain::incidents::sla::ClockState")]
+pub enum SlaState {
+    /// Running, less than the at-risk share of its window used.
+    OnTrack,
+    /// Running, past the at-risk threshold.
+    AtRisk,
+    /// Past its due time (running or stopped late).
+    Breached,
+    /// Stopped in time.
+    Met,
+}
+
+/// An incident: a per-organization number, a strict lifecycle, optimistic concurrency
+/// (`version`) and honest timestamps set by transitions.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Incident {
+    pub id: ID,
+    /// Sequential per organization.
+    pub number: i64,
+    /// `INC-<number>`.
+    pub key: String,
+    pub title: String,
+    /// Markdown.
+    pub description: String,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    /// Send it back as `expectedVersion` with every change.
+    pub version: i32,
+    pub service: Option<String>,
+    pub tags: Vec<String>,
+    /// When impact began, if known (may be before detection, never after).
+    pub impact_started_at: Option<DateTime<Utc>>,
+    pub detected_at: DateTime<Utc>,
+    /// Set by the first move out of DETECTED.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub mitigated_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub inner: incidents::Incident,
+}
+
+impl From<incidents::Incident> for Incident {
+    fn from(i: incidents::Incident) -> Self {
+        let r = &i.row;
+        Incident {
+            id: ID(r.id.to_string()),
+            number: r.number,
+            key: i.key(),
+            title: r.title.clone(),
+            description: r.description.clone(),
+            severity: i.severity().into(),
+            status: i.status().into(),
+            version: r.version,
+            service: r.service.clone(),
+            tags: i.tags(),
+            impact_started_at: r.impact_started_at,
+            detected_at: r.detected_at,
+            acknowledged_at: r.acknowledged_at,
+            mitigated_at: r.mitigated_at,
+            resolved_at: r.resolved_at,
+            closed_at: r.closed_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            inner: i,
+        }
+    }
+}
+
+async fn users(ctx: &Context<'_>, ids: Vec<Uuid>) -> async_graphql::Result<Vec<User>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let rc = ctx.data::<RequestCtx>()?;
+    let found = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.clone()))
+        .all(rc.db())
+        .await
+        .map_err(|e| domain::error::DomainError::from(e).into_gql(&rc.request_id))?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| found.iter().find(|u| u.id == *id).cloned().map(User::from))
+        .collect())
+}
+
+#[ComplexObject]
+impl Incident {
+    /// Who leads the response.
+    async fn commander(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let ids = self.inner.row.commander_id.into_iter().collect();
+        Ok(users(ctx, ids).await?.pop())
+    }
+
+    async fn assignees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
+        users(ctx, self.inner.assignee_ids.clone()).await
+    }
+
+    /// The surviving incident, when this one is a DUPLICATE.
+    async fn duplicate_of(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Incident>> {
+        let Some(id) = self.inner.row.duplicate_of_id else {
+            return Ok(None);
+        };
+        let rc = ctx.data::<RequestCtx>()?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let found = incidents::query::get(rc.db(), &org, id)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(Some(found.into()))
+    }
+
+    /// Both SLA clocks now, under the organization's policy for this severity.
+    async fn sla(&self, ctx: &Context<'_>) -> async_graphql::Result<IncidentSla> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let policies = sla::policies(rc.db(), &org)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        let sev = self.inner.severity();
+        let policy = policies
+            .into_iter()
+            .find(|p| p.severity == sev)
+            .unwrap_or_else(|| sla::default_policy(sev));
+        let s = sla::compute(&self.inner, &policy, Utc::now());
+        Ok(IncidentSla {
+            ack_due_at: s.ack.due_at,
+            resolve_due_at: s.resolve.due_at,
+            ack_state: s.ack.state.into(),
+            resolve_state: s.resolve.state.into(),
+        })
+    }
+
+    /// Where `transitionIncident` can move it now, for any role (the mutation checks roles).
+    async fn allowed_transitions(&self) -> Vec<IncidentStatus> {
+        state_machine::moves(self.inner.status(), self.inner.severity())
+            .into_iter()
+            .map(|m| m.to.into())
+            .collect()
+    }
+
+    /// The append-only history, oldest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn timeline(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, TimelineEntry>> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let page = page_request(first, after, rc.limits().max_page_size)?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let page = incidents::timeline(rc.db(), &org, self.inner.row.id, page)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(connection(page, |e| e.id, TimelineEntry::from))
+    }
+}
+
+/// The two SLA clocks of an incident: acknowledge (`detectedAt` → `acknowledgedAt`) and
+/// resolve (`detectedAt` → `resolvedAt`).
+#[derive(SimpleObject)]
+pub struct IncidentSla {
+    pub ack_due_at: DateTime<Utc>,
+    pub resolve_due_at: DateTime<Utc>,
+    pub ack_state: SlaState,
+    pub resolve_state: SlaState,
+}
+
+/// One entry of an incident's timeline. Entries are never edited; a correction is a new one.
+#[derive(SimpleObject)]
+pub struct TimelineEntry {
+    pub id: ID,
+    /// `created`, `status_changed`, `severity_changed`, `updated`, `assigned`, `comment`,
+    /// `duplicate_marked`, `duplicate_received`, `sla`.
+    pub kind: String,
+    /// `user`, `api_key` or `system`.
+    pub actor_type: String,
+    pub actor_id: Option<ID>,
+    /// Markdown: the comment, or a transition's note.
+    pub body: Option<String>,
+    /// What changed, by kind (e.g. `{ "from": "DETECTED", "to": "INVESTIGATING" }`).
+    pub data: Json<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<incidents::TimelineEntry> for TimelineEntry {
+    fn from(e: incidents::TimelineEntry) -> Self {
+        TimelineEntry {
+            id: ID(e.id.to_string()),
+            kind: e.kind,
+            actor_type: e.actor_type,
+            actor_id: e.actor_id.map(|i| ID(i.to_string())),
+            body: e.body,
+            data: Json(e.data),
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// Minutes to acknowledge and to resolve for one severity.
+#[derive(SimpleObject)]
+pub struct SlaPolicy {
+    pub severity: Severity,
+    pub ack_minutes: i32,
+    pub resolve_minutes: i32,
+    /// Share of a window after which a running clock is AT_RISK.
+    pub at_risk_percent: i32,
+}
+
+impl From<sla::Policy> for SlaPolicy {
+    fn from(p: sla::Policy) -> Self {
+        SlaPolicy {
+            severity: p.severity.into(),
+            ack_minutes: p.ack_minutes,
+            resolve_minutes: p.resolve_minutes,
+            at_risk_percent: p.at_risk_percent,
+        }
+    }
+}

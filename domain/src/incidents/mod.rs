@@ -1,0 +1,38 @@
+//! Incidents: a strict lifecycle, optimistic concurrency, an append-only timeline, SLA
+//! clocks. Every change writes the incident, its timeline entry, the org audit row and an
+//! outbox event in one transaction.
+
+pub mod query;
+pub mod service;
+pub mod sla;
+pub mod state_machine;
+mod timeline;
+
+use entity::incident;
+use uuid::Uuid;
+
+pub use state_machine::{Severity, Status};
+pub use timeline::{TimelineEntry, list as timeline};
+
+/// An incident with what lives beside its row.
+#[derive(Debug, Clone)]
+pub struct Incident {
+    pub row: incident::Model,
+    pub assignee_ids: Vec<Uuid>,
+}
+
+impl Incident {
+    pub fn status(&self) -> Status {
+        self.row.status.parse().unwrap_or(Status::Detected)
+    }
+    pub fn severity(&self) -> Severity {
+        self.row.severity.parse().unwrap_or(Severity::Sev4)
+    }
+    /// `INC-<n>`, as people say it.
+    pub fn key(&self) -> String {
+        format!("INC-{}", self.row.number)
+    }
+    pub fn tags(&self) -> Vec<String> {
+        serde_json::from_value(self.row.tags.clone()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,250 @@
+//! Reading incidents: by id, by number, and filtered lists with keyset pagination on the
+//! chosen order (stable while incidents are being created).
+
+use chrono::{DateTime, Utc};
+use entity::{incident, incident_assignee};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+use super::{Incident, Severity, Status};
+use crate::db::{self, Db, Scope};
+use crate::error::{DomainError, DomainResult};
+use crate::org::OrgCtx;
+use crate::pagination::Page;
+use crate::role::Role;
+
+pub async fn get(db: &Db, org: &OrgCtx, id: Uuid) -> DomainResult<Incident> {
+    org.require(Role::Viewer)?;
+    let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
+    let row = incident::Entity::find_in_org(org.org_id(), id)
+        .one(&tx)
+        .await?
+        .ok_or(DomainError::not_found("incident"))?;
+    let incident = with_assignees(&tx, row).await?;
+    tx.commit().await?;
+    Ok(incident)
+}
+
+pub async fn by_number(db: &Db, org: &OrgCtx, number: i64) -> DomainResult<Incident> {
+    org.require(Role::Viewer)?;
+    let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
+    let row = incident::Entity::find()
+        .filter(incident::Column::OrgId.eq(org.org_id()))
+        .filter(incident::Column::Number.eq(number))
+        .one(&tx)
+        .await?
+        .ok_or(DomainError::not_found("incident"))?;
+    let incident = with_assignees(&tx, row).await?;
+    tx.commit().await?;
+    Ok(incident)
+}
+
+pub(crate) async fn with_assignees(
+    conn: &impl ConnectionTrait,
+    row: incident::Model,
+) -> DomainResult<Incident> {
+    Ok(attach_assignees(conn, vec![row]).await?.remove(0))
+}
+
+/// One query for the assignees of all `rows`.
+async fn attach_assignees(
+    conn: &impl ConnectionTrait,
+    rows: Vec<incident::Model>,
+) -> DomainResult<Vec<Incident>> {
+    let links = if rows.is_empty() {
+        vec![]
+    } else {
+        incident_assignee::Entity::find()
+            .filter(incident_assignee::Column::IncidentId.is_in(rows.iter().map(|r| r.id)))
+            .all(conn)
+            .await?
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| Incident {
+            assignee_ids: links
+                .iter()
+                .filter(|l| l.incident_id == row.id)
+                .map(|l| l.user_id)
+                .collect(),
+            row,
+        })
+        .collect())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub statuses: Vec<Status>,
+    pub severities: Vec<Severity>,
+    /// Every tag listed must be present.
+    pub tags: Vec<String>,
+    pub service: Option<String>,
+    /// Assigned to, or commanding, the incident.
+    pub assignee_id: Option<Uuid>,
+    /// Case-insensitive substring of title or description.
+    pub search: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderField {
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+    Severity,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Order {
+    pub field: OrderField,
+    pub descending: bool,
+}
+
+/// Where a page ends: the order key of its last incident and its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub key: String,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    pub fn of(incident: &Incident, field: OrderField) -> Cursor {
+        let key = match field {
+            OrderField::CreatedAt => incident.row.created_at.to_rfc3339(),
+            OrderField::UpdatedAt => incident.row.updated_at.to_rfc3339(),
+            OrderField::Severity => incident.row.severity.clone(),
+        };
+        Cursor {
+            key,
+            id: incident.row.id,
+        }
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+pub async fn list(
+    db: &Db,
+    org: &OrgCtx,
+    filter: &ListFilter,
+    order: Order,
+    first: u64,
+    after: Option<Cursor>,
+) -> DomainResult<Page<Incident>> {
+    org.require(Role::Viewer)?;
+    let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
+    let backend = tx.get_database_backend();
+    let mut q = incident::Entity::find().filter(incident::Column::OrgId.eq(org.org_id()));
+    if !filter.statuses.is_empty() {
+        q = q.filter(incident::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+    }
+    if !filter.severities.is_empty() {
+        q = q
+            .filter(incident::Column::Severity.is_in(filter.severities.iter().map(|s| s.as_str())));
+    }
+    for tag in &filter.tags {
+        let cond = match backend {
+            DbBackend::Postgres => Expr::cust_with_values(
+                "incidents.tags @> $1::jsonb",
+                [serde_json::json!([tag]).to_string()],
+            ),
+            _ => Expr::cust_with_values(
+                "EXISTS (SELECT 1 FROM json_each(incidents.tags) WHERE value = ?)",
+                [tag.clone()],
+            ),
+        };
+        q = q.filter(cond);
+    }
+    if let Some(service) = &filter.service {
+        q = q.filter(incident::Column::Service.eq(service.as_str()));
+    }
+    if let Some(user) = filter.assignee_id {
+        let assigned = match backend {
+            DbBackend::Postgres => Expr::cust_with_values(
+                "incidents.id IN (SELECT incident_id FROM incident_assignees WHERE user_id = $1)",
+                [user],
+            ),
+            _ => Expr::cust_with_values(
+                "incidents.id IN (SELECT incident_id FROM incident_assignees WHERE user_id = ?)",
+                [user],
+            ),
+        };
+        q = q.filter(
+            Condition::any()
+                .add(assigned)
+                .add(incident::Column::CommanderId.eq(user)),
+        );
+    }
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let pattern = format!("%{}%", escape_like(search));
+        // ILIKE on PostgreSQL; SQLite's LIKE already ignores ASCII case.
+        let cond = match backend {
+            DbBackend::Postgres => Expr::cust_with_values(
+                r"(incidents.title ILIKE $1 ESCAPE '\' OR incidents.description ILIKE $1 ESCAPE '\')",
+                [pattern],
+            ),
+            _ => Expr::cust_with_values(
+                r"(incidents.title LIKE ? ESCAPE '\' OR incidents.description LIKE ? ESCAPE '\')",
+                [pattern.clone(), pattern],
+            ),
+        };
+        q = q.filter(cond);
+    }
+    if let Some(t) = filter.created_after {
+        q = q.filter(incident::Column::CreatedAt.gte(t));
+    }
+    if let Some(t) = filter.created_before {
+        q = q.filter(incident::Column::CreatedAt.lt(t));
+    }
+    let column = match order.field {
+        OrderField::CreatedAt => incident::Column::CreatedAt,
+        OrderField::UpdatedAt => incident::Column::UpdatedAt,
+        OrderField::Severity => incident::Column::Severity,
+    };
+    if let Some(c) = after {
+        let key: sea_orm::Value = match order.field {
+            OrderField::Severity => c.key.clone().into(),
+            _ => DateTime::parse_from_rfc3339(&c.key)
+                .map_err(|_| DomainError::invalid_field("after", "not a cursor from this API"))?
+                .with_timezone(&Utc)
+                .into(),
+        };
+        let (beyond, beyond_id) = if order.descending {
+            (column.lt(key.clone()), incident::Column::Id.lt(c.id))
+        } else {
+            (column.gt(key.clone()), incident::Column::Id.gt(c.id))
+        };
+        q = q.filter(
+            Condition::any()
+                .add(beyond)
+                .add(Condition::all().add(column.eq(key)).add(beyond_id)),
+        );
+    }
+    q = if order.descending {
+        q.order_by_desc(column).order_by_desc(incident::Column::Id)
+    } else {
+        q.order_by_asc(column).order_by_asc(incident::Column::Id)
+    };
+    let rows = q.limit(first + 1).all(&tx).await?;
+    let page = Page::from_rows(rows, first);
+    let items = attach_assignees(&tx, page.items).await?;
+    tx.commit().await?;
+    Ok(Page {
+        items,
+        has_next_page: page.has_next_page,
+    })
+}
