@@ -1,6 +1,7 @@
 //! sea-orm entities, one file per table. Tenant tables carry `org_id`; their lookups by id
 //! go through `find_in_org` so another org's row is simply absent.
 
+pub mod action_item;
 pub mod api_key;
 pub mod audit_log;
 pub mod incident;
@@ -9,6 +10,7 @@ pub mod incident_timeline;
 pub mod membership;
 pub mod organization;
 pub mod outbox;
+pub mod saved_view;
 pub mod sla_event;
 pub mod sla_policy;
 pub mod user;

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261201_000001_foundation;
 mod m20261201_000002_incidents;
+mod m20261201_000003_incident_work;
 mod sql;
 
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261201_000001_foundation::Migration),
             Box::new(m20261201_000002_incidents::Migration),
+            Box::new(m20261201_000003_incident_work::Migration),
         ]
     }
 }
@@ -27,6 +29,7 @@ pub fn tenant_tables() -> Vec<&'static str> {
     [
         m20261201_000001_foundation::TENANT_TABLES,
         m20261201_000002_incidents::TENANT_TABLES,
+        m20261201_000003_incident_work::TENANT_TABLES,
     ]
     .concat()
 }

@@ -32,6 +32,10 @@ pub const MUTATION_ROLES: &[(&str, Need)] = &[
     ("assignIncident", Need::Role(Role::Engineer)),
     ("addIncidentComment", Need::Role(Role::Engineer)),
     ("upsertSlaPolicy", Need::Role(Role::Manager)),
+    ("correctIncidentTimestamps", Need::Role(Role::Manager)),
+    ("createActionItem", Need::Role(Role::Engineer)),
+    ("completeActionItem", Need::Role(Role::Engineer)),
+    ("createSavedView", Need::Role(Role::Viewer)),
 ];
 
 /// Minimum roles of sensitive query fields (`Type.field`).
@@ -44,6 +48,8 @@ pub const FIELD_ROLES: &[(&str, Role)] = &[
     ("Query.incidentByNumber", Role::Viewer),
     ("Query.incidents", Role::Viewer),
     ("Query.slaPolicies", Role::Viewer),
+    ("Query.savedViews", Role::Viewer),
+    ("Query.incidentMetrics", Role::Viewer),
 ];
 
 pub fn mutation_need(name: &str) -> Option<Need> {

@@ -7,6 +7,7 @@ mod api_keys;
 mod audit;
 mod binary;
 mod graphql_http;
+mod incident_work;
 mod incidents;
 mod jwt;
 mod rls;

@@ -65,6 +65,22 @@ fn sample(name: &str) -> (&'static str, Value) {
             "mutation { upsertSlaPolicy(input: { severity: SEV4, ackMinutes: 300, resolveMinutes: 5000 }) { severity } }",
             json!({}),
         ),
+        "correctIncidentTimestamps" => (
+            "mutation($id: ID!) { correctIncidentTimestamps(input: { id: $id, expectedVersion: 1, impactStartedAt: \"2026-01-01T00:00:00Z\" }) { id } }",
+            json!({ "id": id }),
+        ),
+        "createActionItem" => (
+            "mutation($id: ID!) { createActionItem(input: { incidentId: $id, title: \"t\" }) { id } }",
+            json!({ "id": id }),
+        ),
+        "completeActionItem" => (
+            "mutation($id: ID!) { completeActionItem(id: $id) { id } }",
+            json!({ "id": id }),
+        ),
+        "createSavedView" => (
+            "mutation { createSavedView(input: { name: \"v\", filter: {} }) { id } }",
+            json!({}),
+        ),
         other => panic!("no sample call for mutation {other}: add one here"),
     }
 }
@@ -97,7 +113,7 @@ fn schema_mutations() -> Vec<String> {
 #[test]
 fn every_mutation_has_a_minimum_role_and_a_sample() {
     let mutations = schema_mutations();
-    assert!(mutations.len() >= 13, "{mutations:?}");
+    assert!(mutations.len() >= 17, "{mutations:?}");
     for m in &mutations {
         assert!(
             mutation_need(m).is_some(),
@@ -143,16 +159,18 @@ async fn each_role_boundary_holds(app: TestApp) {
                     }
                 }
                 // An API key is bounded by its own role the same way.
-                let (_, viewer_key) = app.create_key(&app.admin_a, "VIEWER").await;
-                let r = app
-                    .gql(&Caller::key(&viewer_key), query, vars.clone())
-                    .await;
-                assert_eq!(
-                    r.code(),
-                    "FORBIDDEN",
-                    "{name} with a VIEWER key: {}",
-                    r.body
-                );
+                if *min > domain::role::Role::Viewer {
+                    let (_, viewer_key) = app.create_key(&app.admin_a, "VIEWER").await;
+                    let r = app
+                        .gql(&Caller::key(&viewer_key), query, vars.clone())
+                        .await;
+                    assert_eq!(
+                        r.code(),
+                        "FORBIDDEN",
+                        "{name} with a VIEWER key: {}",
+                        r.body
+                    );
+                }
             }
             Need::User => {
                 let (_, admin_key) = app.create_key(&app.admin_a, "ADMIN").await;

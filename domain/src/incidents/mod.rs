@@ -2,11 +2,14 @@
 //! clocks. Every change writes the incident, its timeline entry, the org audit row and an
 //! outbox event in one transaction.
 
+pub mod action_items;
+pub mod metrics;
 pub mod query;
 pub mod service;
 pub mod sla;
 pub mod state_machine;
 mod timeline;
+pub mod views;
 
 use entity::incident;
 use uuid::Uuid;

@@ -677,3 +677,140 @@ pub async fn comment(
     tx.commit().await?;
     Ok(entry)
 }
+
+/// One correctable field: its name, the new value, where it lives, and whether it may be
+/// set on an incident that never had it (only impact start may).
+type Correction<'a> = (
+    &'static str,
+    Option<DateTime<Utc>>,
+    &'a mut Option<DateTime<Utc>>,
+    bool,
+);
+
+/// Explicit corrections of lifecycle timestamps; `None` keeps a value.
+#[derive(Default)]
+pub struct TimestampCorrections {
+    pub impact_started_at: Option<DateTime<Utc>>,
+    pub detected_at: Option<DateTime<Utc>>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub mitigated_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// `correctIncidentTimestamps` (MANAGER+): only stages the incident has reached, never in
+/// the future, always in lifecycle order; recorded on the timeline with the old values.
+pub async fn correct_timestamps(
+    db: &Db,
+    org: &OrgCtx,
+    id: Uuid,
+    expected_version: i32,
+    fix: TimestampCorrections,
+    note: Option<String>,
+) -> DomainResult<Incident> {
+    org.require(Role::Manager)?;
+    let tx = db::begin(db, Scope::org(org.org_id())).await?;
+    let current = load_for_change(&tx, org, id, expected_version).await?;
+    let now = crate::time::now();
+    let mut next = current.clone();
+    let mut changes = Map::new();
+    {
+        let fields: [Correction<'_>; 5] = [
+            (
+                "impactStartedAt",
+                fix.impact_started_at,
+                &mut next.impact_started_at,
+                true,
+            ),
+            (
+                "acknowledgedAt",
+                fix.acknowledged_at,
+                &mut next.acknowledged_at,
+                false,
+            ),
+            (
+                "mitigatedAt",
+                fix.mitigated_at,
+                &mut next.mitigated_at,
+                false,
+            ),
+            ("resolvedAt", fix.resolved_at, &mut next.resolved_at, false),
+            ("closedAt", fix.closed_at, &mut next.closed_at, false),
+        ];
+        for (name, value, slot, may_add) in fields {
+            let Some(v) = value else { continue };
+            if slot.is_none() && !may_add {
+                return Err(DomainError::invalid_field(
+                    name,
+                    "the incident has not reached this stage",
+                ));
+            }
+            if *slot != Some(v) {
+                changes.insert(name.into(), json!({ "from": *slot, "to": v }));
+                *slot = Some(v);
+            }
+        }
+    }
+    if let Some(v) = fix.detected_at
+        && v != next.detected_at
+    {
+        changes.insert(
+            "detectedAt".into(),
+            json!({ "from": next.detected_at, "to": v }),
+        );
+        next.detected_at = v;
+    }
+    if changes.is_empty() {
+        return Err(DomainError::invalid("nothing to correct"));
+    }
+    let order = [
+        ("impactStartedAt", next.impact_started_at),
+        ("detectedAt", Some(next.detected_at)),
+        ("acknowledgedAt", next.acknowledged_at),
+        ("mitigatedAt", next.mitigated_at),
+        ("resolvedAt", next.resolved_at),
+        ("closedAt", next.closed_at),
+    ];
+    let mut previous: Option<(&str, DateTime<Utc>)> = None;
+    for (name, value) in order {
+        let Some(v) = value else { continue };
+        if v > now {
+            return Err(DomainError::invalid_field(
+                name,
+                "must not be in the future",
+            ));
+        }
+        if let Some((before, at)) = previous
+            && v < at
+        {
+            return Err(DomainError::invalid_field(
+                name,
+                format!("must not be before {before}"),
+            ));
+        }
+        previous = Some((name, v));
+    }
+    let saved = save(&tx, &current, next).await?;
+    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    timeline::append(
+        &tx,
+        org,
+        id,
+        "timestamps_corrected",
+        note,
+        Value::Object(changes.clone()),
+    )
+    .await?;
+    record(
+        &tx,
+        org,
+        "incident.timestamps_corrected",
+        Some(&current),
+        &saved,
+        json!({ "changes": changes }),
+    )
+    .await?;
+    let incident = query::with_assignees(&tx, saved).await?;
+    tx.commit().await?;
+    Ok(incident)
+}

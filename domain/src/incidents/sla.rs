@@ -245,6 +245,117 @@ pub fn compute(incident: &Incident, policy: &Policy, now: DateTime<Utc>) -> Sla 
     }
 }
 
+/// The SLA sweep: evaluates every open incident of every organization at `now` and records
+/// AT_RISK and BREACHED for each running clock that has reached them. Exactly once per
+/// incident, clock and state: the insert is guarded by a unique constraint, and only the
+/// evaluator whose insert landed writes the timeline entry and the outbox event, so any
+/// number of processes may run it at once. Returns the events this call recorded.
+pub async fn evaluate(db: &Db, now: DateTime<Utc>) -> DomainResult<usize> {
+    let orgs = entity::organization::Entity::find().all(db).await?;
+    let mut recorded = 0;
+    for org in orgs {
+        recorded += evaluate_org(db, org.id, now).await?;
+    }
+    Ok(recorded)
+}
+
+async fn evaluate_org(db: &Db, org_id: uuid::Uuid, now: DateTime<Utc>) -> DomainResult<usize> {
+    use entity::{incident, sla_event};
+    use sea_orm::sea_query::OnConflict;
+
+    let org = OrgCtx::system(org_id);
+    let tx = db::begin(db, Scope::org(org_id)).await?;
+    let open = incident::Entity::find()
+        .filter(incident::Column::OrgId.eq(org_id))
+        .filter(incident::Column::Status.is_in([
+            Status::Detected.as_str(),
+            Status::Investigating.as_str(),
+            Status::Mitigated.as_str(),
+        ]))
+        .all(&tx)
+        .await?;
+    if open.is_empty() {
+        tx.commit().await?;
+        return Ok(0);
+    }
+    let rows = sla_policy::Entity::find()
+        .filter(sla_policy::Column::OrgId.eq(org_id))
+        .all(&tx)
+        .await?;
+    let policies = merge(&rows);
+    let mut recorded = 0;
+    for row in open {
+        let incident = Incident {
+            row,
+            assignee_ids: vec![],
+        };
+        let sev = incident.severity();
+        let policy = policies
+            .iter()
+            .find(|p| p.severity == sev)
+            .copied()
+            .unwrap_or_else(|| default_policy(sev));
+        let s = compute(&incident, &policy, now);
+        let running = [
+            ("ACK", s.ack, incident.row.acknowledged_at.is_none()),
+            ("RESOLVE", s.resolve, incident.row.resolved_at.is_none()),
+        ];
+        for (clock, c, is_running) in running {
+            if !is_running {
+                continue;
+            }
+            for (state, reached) in [
+                ("AT_RISK", now >= c.at_risk_at),
+                ("BREACHED", now >= c.due_at),
+            ] {
+                if !reached {
+                    continue;
+                }
+                let event = sla_event::ActiveModel {
+                    id: Set(uuid::Uuid::now_v7()),
+                    org_id: Set(org_id),
+                    incident_id: Set(incident.row.id),
+                    clock: Set(clock.to_owned()),
+                    state: Set(state.to_owned()),
+                    due_at: Set(c.due_at),
+                    recorded_at: Set(now),
+                };
+                let inserted = sla_event::Entity::insert(event)
+                    .on_conflict(
+                        OnConflict::columns([
+                            sla_event::Column::IncidentId,
+                            sla_event::Column::Clock,
+                            sla_event::Column::State,
+                        ])
+                        .do_nothing()
+                        .to_owned(),
+                    )
+                    .exec_without_returning(&tx)
+                    .await?;
+                if inserted == 0 {
+                    continue; // recorded before, by this process or another
+                }
+                recorded += 1;
+                let data = json!({ "clock": clock, "state": state, "dueAt": c.due_at });
+                super::timeline::append(&tx, &org, incident.row.id, "sla", None, data.clone())
+                    .await?;
+                let name = if state == "AT_RISK" {
+                    "incident.sla_at_risk"
+                } else {
+                    "incident.sla_breached"
+                };
+                let mut payload = data;
+                payload["incidentId"] = json!(incident.row.id);
+                payload["number"] = json!(incident.row.number);
+                payload["severity"] = json!(incident.row.severity);
+                crate::outbox::enqueue(&tx, org_id, name, payload).await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(recorded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

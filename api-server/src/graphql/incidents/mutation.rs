@@ -3,10 +3,13 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
-use domain::incidents::service::{self, IncidentChanges, NewIncident};
-use domain::incidents::sla;
+use domain::incidents::service::{self, IncidentChanges, NewIncident, TimestampCorrections};
+use domain::incidents::{action_items, sla, views};
 
-use super::types::{Incident, IncidentStatus, Severity, SlaPolicy, TimelineEntry};
+use super::query::{IncidentFilter, IncidentOrder};
+use super::types::{
+    ActionItem, Incident, IncidentStatus, SavedView, Severity, SlaPolicy, TimelineEntry,
+};
 use crate::auth::RequestCtx;
 use crate::graphql::authz::MutationGuard;
 use crate::graphql::error::IntoGqlError;
@@ -85,8 +88,136 @@ pub struct UpsertSlaPolicyInput {
     pub at_risk_percent: Option<i32>,
 }
 
+#[derive(InputObject)]
+pub struct CorrectIncidentTimestampsInput {
+    pub id: ID,
+    pub expected_version: i32,
+    pub impact_started_at: Option<DateTime<Utc>>,
+    pub detected_at: Option<DateTime<Utc>>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub mitigated_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Why, on the timeline.
+    pub note: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct CreateActionItemInput {
+    pub incident_id: ID,
+    /// 1–200 characters.
+    pub title: String,
+    /// A member of the organization.
+    pub assignee_id: Option<ID>,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+#[derive(InputObject)]
+pub struct CreateSavedViewInput {
+    /// 1–100 characters.
+    pub name: String,
+    pub filter: IncidentFilter,
+    pub order_by: Option<IncidentOrder>,
+    /// Visible to the whole organization (default: only to you).
+    #[graphql(default)]
+    pub shared: bool,
+}
+
 #[Object]
 impl IncidentMutation {
+    /// Corrects lifecycle timestamps (MANAGER+): only stages the incident reached, in
+    /// order, not in the future; the old values stay on the timeline.
+    #[graphql(guard = "MutationGuard(\"correctIncidentTimestamps\")")]
+    async fn correct_incident_timestamps(
+        &self,
+        ctx: &Context<'_>,
+        input: CorrectIncidentTimestampsInput,
+    ) -> async_graphql::Result<Incident> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let id = parse_id("input.id", &input.id)?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let fix = TimestampCorrections {
+            impact_started_at: input.impact_started_at,
+            detected_at: input.detected_at,
+            acknowledged_at: input.acknowledged_at,
+            mitigated_at: input.mitigated_at,
+            resolved_at: input.resolved_at,
+            closed_at: input.closed_at,
+        };
+        let fixed =
+            service::correct_timestamps(rc.db(), &org, id, input.expected_version, fix, input.note)
+                .await
+                .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(fixed.into())
+    }
+
+    /// Adds an action item to an incident (ENGINEER+).
+    #[graphql(guard = "MutationGuard(\"createActionItem\")")]
+    async fn create_action_item(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateActionItemInput,
+    ) -> async_graphql::Result<ActionItem> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let incident = parse_id("input.incidentId", &input.incident_id)?;
+        let assignee = input
+            .assignee_id
+            .as_ref()
+            .map(|a| parse_id("input.assigneeId", a))
+            .transpose()?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let item = action_items::create(
+            rc.db(),
+            &org,
+            incident,
+            &input.title,
+            assignee,
+            input.due_at,
+        )
+        .await
+        .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(item.into())
+    }
+
+    /// Completes an action item (ENGINEER+). Idempotent.
+    #[graphql(guard = "MutationGuard(\"completeActionItem\")")]
+    async fn complete_action_item(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<ActionItem> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let id = parse_id("id", &id)?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let item = action_items::complete(rc.db(), &org, id)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(item.into())
+    }
+
+    /// Saves an incident filter and order under a name (VIEWER+).
+    #[graphql(guard = "MutationGuard(\"createSavedView\")")]
+    async fn create_saved_view(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateSavedViewInput,
+    ) -> async_graphql::Result<SavedView> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let filter =
+            serde_json::to_value(&input.filter).map_err(|e| anyhow_internal(e, &rc.request_id))?;
+        let order = input
+            .order_by
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|e| anyhow_internal(e, &rc.request_id))?;
+        let view = views::create(rc.db(), &org, &input.name, filter, order, input.shared)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(view.into())
+    }
+
     /// Opens an incident in DETECTED (ENGINEER+).
     #[graphql(guard = "MutationGuard(\"createIncident\")")]
     async fn create_incident(
@@ -253,4 +384,8 @@ impl IncidentMutation {
         .map_err(|e| e.into_gql(&rc.request_id))?;
         Ok(policy.into())
     }
+}
+
+fn anyhow_internal(e: serde_json::Error, request_id: &str) -> async_graphql::Error {
+    domain::error::DomainError::Internal(anyhow::Error::new(e)).into_gql(request_id)
 }

@@ -10,7 +10,7 @@ use domain::incidents::{
 };
 use uuid::Uuid;
 
-use super::types::{Incident, IncidentStatus, Severity, SlaPolicy};
+use super::types::{Incident, IncidentMetrics, IncidentStatus, SavedView, Severity, SlaPolicy};
 use crate::auth::RequestCtx;
 use crate::graphql::authz::FieldGuard;
 use crate::graphql::connection::DEFAULT_PAGE_SIZE;
@@ -21,7 +21,8 @@ use crate::graphql::ids::parse_id;
 pub struct IncidentQuery;
 
 /// Narrows `incidents`; all given conditions must hold, a list matches any of its values.
-#[derive(InputObject, Default)]
+#[derive(InputObject, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct IncidentFilter {
     pub status: Option<Vec<IncidentStatus>>,
     pub severity: Option<Vec<Severity>>,
@@ -36,24 +37,33 @@ pub struct IncidentFilter {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[derive(Enum, Copy, Clone, Eq, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum IncidentOrderField {
     CreatedAt,
     UpdatedAt,
     Severity,
 }
 
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[derive(Enum, Copy, Clone, Eq, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderDirection {
     Asc,
     Desc,
 }
 
 /// Default: newest first (`CREATED_AT`, `DESC`).
-#[derive(InputObject)]
+#[derive(InputObject, serde::Serialize, serde::Deserialize)]
 pub struct IncidentOrder {
     pub field: IncidentOrderField,
     pub direction: OrderDirection,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum MetricsGroupBy {
+    None,
+    Severity,
+    Service,
 }
 
 const CURSOR_TAG: &str = "i1";
@@ -200,6 +210,40 @@ impl IncidentQuery {
             )
         }));
         Ok(c)
+    }
+
+    /// Your saved views and the organization's shared ones (VIEWER+).
+    #[graphql(guard = "FieldGuard(\"Query.savedViews\")")]
+    async fn saved_views(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SavedView>> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let views = incidents::views::list(rc.db(), &org)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(views.into_iter().map(Into::into).collect())
+    }
+
+    /// Time to detect, acknowledge, mitigate and resolve over incidents detected in
+    /// `[from, to)`, CANCELLED and DUPLICATE excluded; see `IncidentMetrics` (VIEWER+).
+    #[graphql(guard = "FieldGuard(\"Query.incidentMetrics\")")]
+    async fn incident_metrics(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[graphql(default_with = "MetricsGroupBy::None")] group_by: MetricsGroupBy,
+    ) -> async_graphql::Result<Vec<IncidentMetrics>> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let by = match group_by {
+            MetricsGroupBy::None => incidents::metrics::GroupBy::None,
+            MetricsGroupBy::Severity => incidents::metrics::GroupBy::Severity,
+            MetricsGroupBy::Service => incidents::metrics::GroupBy::Service,
+        };
+        let groups = incidents::metrics::compute(rc.db(), &org, from, to, by)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(groups.into_iter().map(Into::into).collect())
     }
 
     /// The organization's SLA policy for each severity (defaults where none was set).

@@ -13,8 +13,9 @@ use crate::graphql::error::IntoGqlError;
 use crate::graphql::foundation::types::User;
 
 /// How bad it is: SEV1 is the most severe.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, serde::Serialize, serde::Deserialize)]
 #[graphql(remote = "domain::incidents::Severity")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Severity {
     #[graphql(name = "SEV1")]
     Sev1,
@@ -29,8 +30,9 @@ pub enum Severity {
 /// Where an incident is in its lifecycle. DETECTED → INVESTIGATING → MITIGATED → RESOLVED →
 /// POSTMORTEM → CLOSED; RESOLVED → CLOSED for SEV3–SEV4; RESOLVED → INVESTIGATING re-opens;
 /// CANCELLED from DETECTED or INVESTIGATING; DUPLICATE via `markIncidentDuplicate`.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, serde::Serialize, serde::Deserialize)]
 #[graphql(remote = "domain::incidents::Status")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum IncidentStatus {
     Detected,
     Investigating,
@@ -178,6 +180,25 @@ impl Incident {
         })
     }
 
+    /// Follow-up work from this incident, oldest first.
+    async fn action_items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ActionItem>> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let items = incidents::action_items::of_incident(rc.db(), &org, self.inner.row.id)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(items.into_iter().map(ActionItem::from).collect())
+    }
+
+    /// Open action items past their due time.
+    async fn overdue_action_items(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ActionItem>> {
+        let all = self.action_items(ctx).await?;
+        Ok(all.into_iter().filter(|a| a.overdue).collect())
+    }
+
     /// Where `transitionIncident` can move it now, for any role (the mutation checks roles).
     async fn allowed_transitions(&self) -> Vec<IncidentStatus> {
         state_machine::moves(self.inner.status(), self.inner.severity())
@@ -262,6 +283,121 @@ impl From<sla::Policy> for SlaPolicy {
             ack_minutes: p.ack_minutes,
             resolve_minutes: p.resolve_minutes,
             at_risk_percent: p.at_risk_percent,
+        }
+    }
+}
+
+/// Follow-up work from an incident.
+#[derive(SimpleObject)]
+pub struct ActionItem {
+    pub id: ID,
+    pub incident_id: ID,
+    pub title: String,
+    pub assignee_id: Option<ID>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Open and past `dueAt`.
+    pub overdue: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<incidents::action_items::ActionItem> for ActionItem {
+    fn from(a: incidents::action_items::ActionItem) -> Self {
+        ActionItem {
+            overdue: incidents::action_items::is_overdue(&a, Utc::now()),
+            id: ID(a.id.to_string()),
+            incident_id: ID(a.incident_id.to_string()),
+            title: a.title,
+            assignee_id: a.assignee_id.map(|u| ID(u.to_string())),
+            due_at: a.due_at,
+            completed_at: a.completed_at,
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// A named incident filter and order. `filter` and `orderBy` are in the shape of the
+/// `incidents` arguments, ready to send back.
+#[derive(SimpleObject)]
+pub struct SavedView {
+    pub id: ID,
+    pub name: String,
+    pub filter: Json<serde_json::Value>,
+    pub order_by: Option<Json<serde_json::Value>>,
+    /// Visible to the whole organization; otherwise to its owner only.
+    pub shared: bool,
+    /// `user` or `api_key`.
+    pub owner_type: String,
+    pub owner_id: Option<ID>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<incidents::views::SavedView> for SavedView {
+    fn from(v: incidents::views::SavedView) -> Self {
+        SavedView {
+            id: ID(v.id.to_string()),
+            name: v.name,
+            filter: Json(v.filter),
+            order_by: v.order_by.map(Json),
+            shared: v.shared,
+            owner_type: v.owner_type,
+            owner_id: v.owner_id.map(|u| ID(u.to_string())),
+            created_at: v.created_at,
+        }
+    }
+}
+
+/// Duration statistics in seconds; null when there is no sample.
+#[derive(SimpleObject)]
+pub struct DurationStats {
+    /// The 50th percentile (linear interpolation between closest ranks).
+    pub median_seconds: Option<f64>,
+    /// The 90th percentile (linear interpolation between closest ranks).
+    pub p90_seconds: Option<f64>,
+    pub mean_seconds: Option<f64>,
+    pub sample_size: i64,
+}
+
+impl From<incidents::metrics::Stats> for DurationStats {
+    fn from(s: incidents::metrics::Stats) -> Self {
+        DurationStats {
+            median_seconds: s.median,
+            p90_seconds: s.p90,
+            mean_seconds: s.mean,
+            sample_size: s.sample_size,
+        }
+    }
+}
+
+/// Incident metrics for one group. The population is the incidents detected in the period,
+/// CANCELLED and DUPLICATE excluded.
+#[derive(SimpleObject)]
+pub struct IncidentMetrics {
+    /// The severity or service of the group; null for NONE (or incidents without a service).
+    pub key: Option<String>,
+    pub count: i64,
+    /// Never acknowledged: counted here, left out of time to acknowledge.
+    pub unacknowledged: i64,
+    /// `detectedAt → acknowledgedAt` (MTTA from its mean).
+    pub time_to_acknowledge: DurationStats,
+    /// `detectedAt → mitigatedAt`.
+    pub time_to_mitigate: DurationStats,
+    /// `detectedAt → resolvedAt` (MTTR from its mean).
+    pub time_to_resolve: DurationStats,
+    /// `impactStartedAt → detectedAt`, where impact start is known.
+    pub time_to_detect: DurationStats,
+}
+
+impl From<incidents::metrics::Group> for IncidentMetrics {
+    fn from(g: incidents::metrics::Group) -> Self {
+        IncidentMetrics {
+            key: g.key,
+            count: g.count,
+            unacknowledged: g.unacknowledged,
+            time_to_acknowledge: g.time_to_acknowledge.into(),
+            time_to_mitigate: g.time_to_mitigate.into(),
+            time_to_resolve: g.time_to_resolve.into(),
+            time_to_detect: g.time_to_detect.into(),
         }
     }
 }
