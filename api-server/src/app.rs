@@ -34,7 +34,11 @@ impl AppState {
         let store = ObjectStore::from_config(&config).await?;
         Ok(Arc::new(AppState {
             schema: build_schema(&config.graphql),
-            authenticator: Authenticator::new(db.clone(), oidc),
+            authenticator: Authenticator::with_cache_ttl(
+                db.clone(),
+                oidc,
+                std::time::Duration::from_secs(config.auth_cache_secs),
+            ),
             db,
             store,
             redis,

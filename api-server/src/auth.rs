@@ -91,6 +91,11 @@ impl RequestCtx {
         &self.inner.app.config.graphql
     }
 
+    /// A revoked key stops working at once in this process (see `CREDENTIAL_CACHE_TTL`).
+    pub fn forget_api_key(&self, key_id: uuid::Uuid) {
+        self.inner.app.authenticator.forget_key(key_id);
+    }
+
     pub fn principal(&self) -> &Principal {
         &self.inner.principal
     }

@@ -199,6 +199,7 @@ pub async fn list(db: &Db, org: &OrgCtx, page: PageRequest) -> DomainResult<Page
 }
 
 /// A verified key and the context it acts in.
+#[derive(Clone)]
 pub struct Authenticated {
     pub key: api_key::Model,
     pub organization: organization::Model,

@@ -2,7 +2,11 @@
 //! which organization it acts in. Another org, or one the user does not belong to, is
 //! `NOT_FOUND`, worded like an org that does not exist.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use entity::user;
+use sha2::{Digest, Sha256};
 
 use crate::api_keys::{self, Authenticated};
 use crate::db::Db;
@@ -11,7 +15,10 @@ use crate::members;
 use crate::oidc::OidcVerifier;
 use crate::org::{Actor, OrgCtx};
 use crate::organizations;
+use crate::ttl_cache::TtlCache;
 use crate::users;
+
+const CACHE_CAPACITY: usize = 10_000;
 
 pub enum Principal {
     Anonymous,
@@ -31,11 +38,33 @@ impl Principal {
 pub struct Authenticator {
     db: Db,
     oidc: Option<OidcVerifier>,
+    /// SHA-256 of a presented API key → the verified key.
+    keys: TtlCache<[u8; 32], Arc<Authenticated>>,
+    /// SHA-256 of a bearer token → its user (never past the token's own expiry: the TTL is
+    /// far shorter than any access token's lifetime and `exp` was checked on entry).
+    tokens: TtlCache<[u8; 32], user::Model>,
+}
+
+fn digest(credential: &str) -> [u8; 32] {
+    Sha256::digest(credential.as_bytes()).into()
 }
 
 impl Authenticator {
-    pub fn new(db: Db, oidc: Option<OidcVerifier>) -> Self {
-        Authenticator { db, oidc }
+    /// How long a verified credential is trusted without another database look-up
+    /// (`OPSDECK_AUTH_CACHE_SECS`; zero turns the cache off). A revoked key stops at once in
+    /// the process that revoked it, and within `ttl` in other replicas.
+    pub fn with_cache_ttl(db: Db, oidc: Option<OidcVerifier>, ttl: Duration) -> Self {
+        Authenticator {
+            db,
+            oidc,
+            keys: TtlCache::new(ttl, CACHE_CAPACITY),
+            tokens: TtlCache::new(ttl, CACHE_CAPACITY),
+        }
+    }
+
+    /// Forgets a revoked key at once in this process.
+    pub fn forget_key(&self, key_id: uuid::Uuid) {
+        self.keys.retain(|a| a.key.id != key_id);
     }
 
     /// `bearer` is the credential after `Bearer `; `None` = anonymous. A credential that is
@@ -48,10 +77,26 @@ impl Authenticator {
         let Some(bearer) = bearer else {
             return Ok(Principal::Anonymous);
         };
+        let hash = digest(bearer);
         if api_keys::looks_like_key(bearer) {
-            let auth =
-                api_keys::authenticate(&self.db, bearer, Some(request_id.to_owned())).await?;
+            let cached = self
+                .keys
+                .get(&hash)
+                .filter(|a| a.key.expires_at.is_none_or(|at| at > crate::time::now()));
+            let auth = match cached {
+                Some(auth) => auth,
+                None => {
+                    let fresh = Arc::new(api_keys::authenticate(&self.db, bearer, None).await?);
+                    self.keys.insert(hash, fresh.clone());
+                    fresh
+                }
+            };
+            let mut auth = (*auth).clone();
+            auth.ctx = auth.ctx.with_request_id(request_id);
             return Ok(Principal::ApiKey(Box::new(auth)));
+        }
+        if let Some(user) = self.tokens.get(&hash) {
+            return Ok(Principal::User(user));
         }
         let Some(oidc) = &self.oidc else {
             return Err(DomainError::Unauthenticated(
@@ -59,9 +104,9 @@ impl Authenticator {
             ));
         };
         let identity = oidc.verify(bearer).await?;
-        Ok(Principal::User(
-            users::find_or_create(&self.db, &identity).await?,
-        ))
+        let user = users::find_or_create(&self.db, &identity).await?;
+        self.tokens.insert(hash, user.clone());
+        Ok(Principal::User(user))
     }
 
     /// The org context for `principal`, chosen by `X-Opsdeck-Org` (id or slug) for users.

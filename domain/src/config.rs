@@ -95,6 +95,8 @@ pub struct Config {
     pub log_filter: String,
     pub log_json: bool,
     pub request_timeout_secs: u64,
+    /// How long a verified API key or token is trusted without a database look-up.
+    pub auth_cache_secs: u64,
     /// `OPSDECK_*` variables that are set but are no setting (likely typos): warned about.
     pub unknown_variables: Vec<String>,
 }
@@ -525,6 +527,7 @@ impl Config {
                 30,
                 "a number of seconds",
             )?,
+            auth_cache_secs: s.parse("OPSDECK_AUTH_CACHE_SECS", 5, "a number of seconds")?,
             unknown_variables: Vec::new(),
         })
     }

@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod pagination;
 pub mod role;
 pub mod time;
+pub mod ttl_cache;
 pub mod users;
 
 pub use entity;

@@ -63,6 +63,12 @@ impl OrgCtx {
         OrgCtx::new(org_id, Role::Admin, Actor::System, None)
     }
 
+    /// The same authority for another request (a cached credential's context).
+    pub(crate) fn with_request_id(mut self, request_id: &str) -> Self {
+        self.request_id = Some(request_id.to_owned());
+        self
+    }
+
     pub fn org_id(&self) -> Uuid {
         self.org_id
     }

@@ -126,6 +126,8 @@ async fn unknown_kid_refetches_once_per_interval() {
 async fn a_rotated_key_is_accepted_after_refetch() {
     let app = TestApp::builder(Backend::Sqlite)
         .env("OPSDECK_OIDC_JWKS_REFETCH_SECS", "1")
+        // A verified token is otherwise trusted for a few seconds without re-verification.
+        .env("OPSDECK_AUTH_CACHE_SECS", "0")
         .start()
         .await;
     let iss = &app.issuer;

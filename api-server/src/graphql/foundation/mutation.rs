@@ -158,6 +158,7 @@ impl FoundationMutation {
         let key = api_keys::revoke(rc.db(), &org, id)
             .await
             .map_err(|e| e.into_gql(&rc.request_id))?;
+        rc.forget_api_key(key.id);
         Ok(key.into())
     }
 }
