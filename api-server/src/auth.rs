@@ -96,6 +96,19 @@ impl RequestCtx {
         self.inner.app.authenticator.forget_key(key_id);
     }
 
+    /// A user's memberships (cached like credentials; see `Authenticator`).
+    pub async fn memberships(
+        &self,
+        user_id: uuid::Uuid,
+    ) -> DomainResult<domain::auth::Memberships> {
+        self.inner.app.authenticator.memberships(user_id).await
+    }
+
+    /// After a membership change: the user's next request sees it, in this process at once.
+    pub fn forget_memberships(&self, user_id: uuid::Uuid) {
+        self.inner.app.authenticator.forget_memberships(user_id);
+    }
+
     pub fn principal(&self) -> &Principal {
         &self.inner.principal
     }

@@ -24,6 +24,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             app.config.listen
         )
     })?;
+    if app.config.is_embedded() {
+        // The embedded deployment is one process: the worker's sweeps run here.
+        tokio::spawn(worker::sweeps::sla_sweep(
+            app.db.clone(),
+            std::time::Duration::from_secs(app.config.sla_sweep_secs),
+            domain::shutdown_signal(),
+        ));
+    }
     let addr = listener.local_addr()?;
     tracing::info!(%addr, embedded = app.config.is_embedded(), "api-server listening");
     eprintln!("Opsdeck API on http://{addr}/graphql");

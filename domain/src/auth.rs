@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use entity::user;
+use entity::{membership, organization, user};
 use sha2::{Digest, Sha256};
 
 use crate::api_keys::{self, Authenticated};
@@ -14,7 +14,6 @@ use crate::error::{DomainError, DomainResult};
 use crate::members;
 use crate::oidc::OidcVerifier;
 use crate::org::{Actor, OrgCtx};
-use crate::organizations;
 use crate::ttl_cache::TtlCache;
 use crate::users;
 
@@ -43,7 +42,11 @@ pub struct Authenticator {
     /// SHA-256 of a bearer token → its user (never past the token's own expiry: the TTL is
     /// far shorter than any access token's lifetime and `exp` was checked on entry).
     tokens: TtlCache<[u8; 32], user::Model>,
+    /// A user's memberships (for `viewer` and for choosing the org of a request).
+    memberships: TtlCache<uuid::Uuid, Memberships>,
 }
+
+pub type Memberships = Arc<Vec<(membership::Model, organization::Model)>>;
 
 fn digest(credential: &str) -> [u8; 32] {
     Sha256::digest(credential.as_bytes()).into()
@@ -59,7 +62,23 @@ impl Authenticator {
             oidc,
             keys: TtlCache::new(ttl, CACHE_CAPACITY),
             tokens: TtlCache::new(ttl, CACHE_CAPACITY),
+            memberships: TtlCache::new(ttl, CACHE_CAPACITY),
         }
+    }
+
+    /// The user's memberships in every org, oldest first.
+    pub async fn memberships(&self, user_id: uuid::Uuid) -> DomainResult<Memberships> {
+        if let Some(cached) = self.memberships.get(&user_id) {
+            return Ok(cached);
+        }
+        let fresh = Arc::new(members::of_user(&self.db, user_id).await?);
+        self.memberships.insert(user_id, fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Forgets a user's memberships after they changed, at once in this process.
+    pub fn forget_memberships(&self, user_id: uuid::Uuid) {
+        self.memberships.remove(&user_id);
     }
 
     /// Forgets a revoked key at once in this process.
@@ -135,12 +154,14 @@ impl Authenticator {
                         "select an organization with the X-Opsdeck-Org header (id or slug)",
                     )
                 })?;
-                let org = organizations::find_by_id_or_slug(&self.db, header)
-                    .await?
+                let memberships = self.memberships(user.id).await?;
+                let (row, org) = memberships
+                    .iter()
+                    .find(|(_, o)| o.slug == header || o.id.to_string() == header)
                     .ok_or_else(not_found)?;
-                let role = members::role_of(&self.db, org.id, user.id)
-                    .await?
-                    .ok_or_else(not_found)?;
+                let role: crate::role::Role = row.role.parse().map_err(|_| {
+                    anyhow::anyhow!("membership {} has role {:?}", row.id, row.role)
+                })?;
                 Ok(OrgCtx::new(
                     org.id,
                     role,

@@ -97,6 +97,8 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// How long a verified API key or token is trusted without a database look-up.
     pub auth_cache_secs: u64,
+    /// Interval of the SLA sweep (worker processes; in-process when embedded).
+    pub sla_sweep_secs: u64,
     /// `OPSDECK_*` variables that are set but are no setting (likely typos): warned about.
     pub unknown_variables: Vec<String>,
 }
@@ -240,6 +242,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "OPSDECK_REQUEST_TIMEOUT_SECS",
         "30",
         "Per-request time limit.",
+    ),
+    (
+        "OPSDECK_SLA_SWEEP_SECS",
+        "15",
+        "Interval of the SLA sweep that records AT_RISK and BREACHED (worker; in-process when embedded).",
+    ),
+    (
+        "OPSDECK_AUTH_CACHE_SECS",
+        "5",
+        "Seconds a verified API key or token is trusted without a database look-up (0 = off); a key revoked in another replica stops within this.",
     ),
     (
         "OPSDECK_LOG",
@@ -528,6 +540,19 @@ impl Config {
                 "a number of seconds",
             )?,
             auth_cache_secs: s.parse("OPSDECK_AUTH_CACHE_SECS", 5, "a number of seconds")?,
+            sla_sweep_secs: match s.parse(
+                "OPSDECK_SLA_SWEEP_SECS",
+                15,
+                "a positive number of seconds",
+            )? {
+                0 => {
+                    return Err(s.invalid(
+                        "OPSDECK_SLA_SWEEP_SECS",
+                        "expected a positive number of seconds",
+                    ));
+                }
+                n => n,
+            },
             unknown_variables: Vec::new(),
         })
     }

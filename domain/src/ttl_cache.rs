@@ -40,6 +40,12 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         }
     }
 
+    pub fn remove(&self, key: &K) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(key);
+        }
+    }
+
     /// Drops every entry `keep` refuses (e.g. all entries of a revoked key).
     pub fn retain(&self, keep: impl Fn(&V) -> bool) {
         if let Ok(mut entries) = self.entries.lock() {

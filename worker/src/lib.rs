@@ -1,8 +1,11 @@
-//! Opsdeck's worker: the process that executes long-running jobs. The job handlers arrive
-//! with the jobs issue; today the binary has its command line, configuration, health and
-//! metrics endpoints, and graceful shutdown, so deployments can already run the fleet.
+//! Opsdeck's worker: the process that executes long-running jobs and scheduled sweeps. Today
+//! it runs the SLA sweep; queue consumers arrive with the jobs work. It has its command line,
+//! configuration, health and metrics endpoints, and graceful shutdown.
+
+pub mod sweeps;
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
@@ -41,6 +44,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         })?;
     let name = worker_name();
     tracing::info!(worker = %name, addr = %listener.local_addr()?, "worker started");
+    let sweep = tokio::spawn(sweeps::sla_sweep(
+        db.clone(),
+        Duration::from_secs(config.sla_sweep_secs),
+        domain::shutdown_signal(),
+    ));
     let app = Router::new()
         .route(
             "/healthz",
@@ -53,6 +61,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(domain::shutdown_signal())
         .await?;
+    let _ = sweep.await;
     db.close().await?;
     tracing::info!(worker = %name, "worker stopped");
     Ok(())

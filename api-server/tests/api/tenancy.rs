@@ -261,3 +261,47 @@ async fn last_admin_cannot_leave(app: TestApp) {
         .await;
     assert_eq!(demote.data()["setMemberRole"]["role"], "VIEWER");
 }
+
+both_backends!(membership_changes_apply_to_the_next_request);
+
+async fn membership_changes_apply_to_the_next_request(app: TestApp) {
+    let viewer = app.viewer_a.caller();
+    let create = "mutation { createIncident(input: { title: \"t\", severity: SEV4 }) { id } }";
+    assert_eq!(
+        app.gql(&viewer, create, json!({})).await.code(),
+        "FORBIDDEN"
+    );
+    let admin = app.admin_a.caller();
+    let id = app.viewer_a.user_id.to_string();
+    app.gql(
+        &admin,
+        "mutation($id: ID!) { setMemberRole(input: { userId: $id, role: ENGINEER }) { role } }",
+        json!({ "id": id }),
+    )
+    .await
+    .data();
+    app.gql(&viewer, create, json!({})).await.data();
+    app.gql(
+        &admin,
+        "mutation($id: ID!) { removeMember(userId: $id) { role } }",
+        json!({ "id": id }),
+    )
+    .await
+    .data();
+    let r = app
+        .gql(&viewer, "{ organization { slug } }", json!({}))
+        .await;
+    assert_eq!(
+        r.code(),
+        "NOT_FOUND",
+        "a removed member loses the org at once"
+    );
+    let v = app
+        .gql(
+            &Caller::token(&app.viewer_a.token),
+            "{ viewer { memberships { role } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(v.data()["viewer"]["memberships"], json!([]));
+}

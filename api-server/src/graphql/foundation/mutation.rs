@@ -77,6 +77,7 @@ impl FoundationMutation {
         )
         .await
         .map_err(|e| e.into_gql(&rc.request_id))?;
+        rc.forget_memberships(user.id);
         Ok(org.into())
     }
 
@@ -92,6 +93,7 @@ impl FoundationMutation {
         let member = members::add(rc.db(), &org, &input.email, input.role.into())
             .await
             .map_err(|e| e.into_gql(&rc.request_id))?;
+        rc.forget_memberships(member.user.id);
         Ok(member.into())
     }
 
@@ -108,6 +110,7 @@ impl FoundationMutation {
         let member = members::set_role(rc.db(), &org, user_id, input.role.into())
             .await
             .map_err(|e| e.into_gql(&rc.request_id))?;
+        rc.forget_memberships(member.user.id);
         Ok(member.into())
     }
 
@@ -120,6 +123,7 @@ impl FoundationMutation {
         let member = members::remove(rc.db(), &org, user_id)
             .await
             .map_err(|e| e.into_gql(&rc.request_id))?;
+        rc.forget_memberships(member.user.id);
         Ok(member.into())
     }
 

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, connection::Connection};
 use chrono::{DateTime, Utc};
-use domain::{audit, members, organizations};
+use domain::{audit, organizations};
 
 use super::types::{AuditEntry, Membership, Organization, Viewer, parse_role};
 use crate::auth::RequestCtx;
@@ -43,14 +43,15 @@ impl FoundationQuery {
                 viewer.api_key = Some(auth.key.clone().into());
             }
             domain::auth::Principal::User(user) => {
-                let rows = members::of_user(rc.db(), user.id)
+                let rows = rc
+                    .memberships(user.id)
                     .await
                     .map_err(|e| e.into_gql(&rc.request_id))?;
                 viewer.memberships = rows
-                    .into_iter()
+                    .iter()
                     .map(|(m, org)| Membership {
                         role: parse_role(&m.role),
-                        organization: org.into(),
+                        organization: org.clone().into(),
                     })
                     .collect();
                 viewer.user = Some(user.clone().into());

@@ -1,0 +1,32 @@
+//! Scheduled sweeps run by every worker process (and in-process in the embedded
+//! deployment). Each sweep is safe to run concurrently from any number of processes: the
+//! SLA sweep records each event once by a unique constraint.
+
+use std::time::Duration;
+
+use domain::db::Db;
+
+/// Runs the SLA sweep every `every` until `shutdown` resolves.
+pub async fn sla_sweep(db: Db, every: Duration, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tick.tick() => {}
+        }
+        let start = std::time::Instant::now();
+        match domain::incidents::sla::evaluate(&db, domain::time::now()).await {
+            Ok(recorded) => {
+                metrics::counter!("opsdeck_sla_events_recorded_total").increment(recorded as u64);
+                tracing::debug!(
+                    recorded,
+                    duration_ms = start.elapsed().as_millis() as u64,
+                    "sla sweep"
+                );
+            }
+            Err(e) => tracing::error!(error = ?e, "sla sweep failed"),
+        }
+    }
+}
