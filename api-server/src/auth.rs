@@ -65,7 +65,7 @@ impl RequestCtx {
         };
         let principal = app
             .authenticator
-            .authenticate(credential.as_deref(), &request_id)
+            .authenticate(credential.as_deref())
             .await?;
         let org_header = headers
             .get(ORG_HEADER)

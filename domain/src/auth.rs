@@ -22,7 +22,8 @@ const CACHE_CAPACITY: usize = 10_000;
 pub enum Principal {
     Anonymous,
     User(user::Model),
-    ApiKey(Box<Authenticated>),
+    /// Shared with the credential cache: no copy per request.
+    ApiKey(Arc<Authenticated>),
 }
 
 impl Principal {
@@ -88,11 +89,7 @@ impl Authenticator {
 
     /// `bearer` is the credential after `Bearer `; `None` = anonymous. A credential that is
     /// present but invalid is always an error, never a fallback to anonymous.
-    pub async fn authenticate(
-        &self,
-        bearer: Option<&str>,
-        request_id: &str,
-    ) -> DomainResult<Principal> {
+    pub async fn authenticate(&self, bearer: Option<&str>) -> DomainResult<Principal> {
         let Some(bearer) = bearer else {
             return Ok(Principal::Anonymous);
         };
@@ -110,9 +107,7 @@ impl Authenticator {
                     fresh
                 }
             };
-            let mut auth = (*auth).clone();
-            auth.ctx = auth.ctx.with_request_id(request_id);
-            return Ok(Principal::ApiKey(Box::new(auth)));
+            return Ok(Principal::ApiKey(auth));
         }
         if let Some(user) = self.tokens.get(&hash) {
             return Ok(Principal::User(user));
@@ -141,9 +136,9 @@ impl Authenticator {
                 "authentication required".into(),
             )),
             Principal::ApiKey(auth) => match header {
-                None => Ok(auth.ctx.clone()),
+                None => Ok(auth.ctx.clone().with_request_id(request_id)),
                 Some(h) if h == auth.organization.slug || h == auth.organization.id.to_string() => {
-                    Ok(auth.ctx.clone())
+                    Ok(auth.ctx.clone().with_request_id(request_id))
                 }
                 // A key acts only inside its own org.
                 Some(_) => Err(not_found()),

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261201_000001_foundation;
 mod m20261201_000002_incidents;
 mod m20261201_000003_incident_work;
+mod m20261201_000004_incident_search;
 mod sql;
 
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_foundation::Migration),
             Box::new(m20261201_000002_incidents::Migration),
             Box::new(m20261201_000003_incident_work::Migration),
+            Box::new(m20261201_000004_incident_search::Migration),
         ]
     }
 }

@@ -474,10 +474,15 @@ async fn lists_filter_order_and_paginate(app: TestApp) {
         ("Typo on pricing page", "SEV4", json!([])),
         ("Replica lag", "SEV2", json!(["db"])),
     ] {
+        let description = if title == "Replica lag" {
+            "Rolled back the schema change"
+        } else {
+            ""
+        };
         app.gql(
             &eng.caller(),
             q,
-            json!({ "i": { "title": title, "severity": sev, "tags": tags, "service": "core" } }),
+            json!({ "i": { "title": title, "severity": sev, "tags": tags, "service": "core", "description": description } }),
         )
         .await
         .data();
@@ -509,11 +514,34 @@ async fn lists_filter_order_and_paginate(app: TestApp) {
     assert_eq!(
         list("(filter: { search: \"100%\" })").await,
         ["Login 100% errors"],
-        "% is literal"
+        "punctuation is no syntax"
     );
     assert_eq!(
         list("(filter: { search: \"SLOW\" })").await,
         ["Slow search"]
+    );
+    let search = async |text: &str| -> Vec<String> {
+        let r = app
+            .gql(&eng.caller(), "query($s: String) { incidents(filter: { search: $s }) { edges { node { title } } } }", json!({ "s": text }))
+            .await;
+        r.data()["incidents"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(search("error").await, ["Login 100% errors"], "stemmed");
+    assert_eq!(search("disk db").await, ["Disk full on db-1"], "every word");
+    assert!(search("disk auth").await.is_empty());
+    assert_eq!(
+        search("rolling back").await,
+        ["Replica lag"],
+        "descriptions too"
+    );
+    assert!(
+        search("%%% ' \" ( NEAR * :").await.is_empty(),
+        "any input is safe"
     );
     assert_eq!(
         list("(filter: { service: \"other\" })").await,

@@ -85,7 +85,7 @@ pub struct ListFilter {
     pub service: Option<String>,
     /// Assigned to, or commanding, the incident.
     pub assignee_id: Option<Uuid>,
-    /// Case-insensitive substring of title or description.
+    /// Full text over title and description (English stemming, all words required).
     pub search: Option<String>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
@@ -126,10 +126,16 @@ impl Cursor {
     }
 }
 
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+/// The words of `search` as an FTS5 query: each one quoted (so no input is FTS5 syntax),
+/// all required. `None` when there is no word to look for.
+fn fts5_query(search: &str) -> Option<String> {
+    let words: Vec<String> = search
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(32)
+        .map(|w| format!("\"{w}\""))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
 }
 
 pub async fn list(
@@ -190,19 +196,20 @@ pub async fn list(
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        let pattern = format!("%{}%", escape_like(search));
-        // ILIKE on PostgreSQL; SQLite's LIKE already ignores ASCII case.
-        let cond = match backend {
+        q = q.filter(match backend {
+            // websearch syntax is safe for any input: quotes, OR and -negation, no errors.
             DbBackend::Postgres => Expr::cust_with_values(
-                r"(incidents.title ILIKE $1 ESCAPE '\' OR incidents.description ILIKE $1 ESCAPE '\')",
-                [pattern],
+                "incidents.search @@ websearch_to_tsquery('english', $1)",
+                [search.to_owned()],
             ),
-            _ => Expr::cust_with_values(
-                r"(incidents.title LIKE ? ESCAPE '\' OR incidents.description LIKE ? ESCAPE '\')",
-                [pattern.clone(), pattern],
-            ),
-        };
-        q = q.filter(cond);
+            _ => match fts5_query(search) {
+                Some(m) => Expr::cust_with_values(
+                    "incidents.rowid IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)",
+                    [m],
+                ),
+                None => Expr::cust("1 = 0"),
+            },
+        });
     }
     if let Some(t) = filter.created_after {
         q = q.filter(incident::Column::CreatedAt.gte(t));

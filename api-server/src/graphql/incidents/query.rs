@@ -31,7 +31,8 @@ pub struct IncidentFilter {
     pub service: Option<String>,
     /// Assigned to, or commanding, the incident.
     pub assignee_id: Option<ID>,
-    /// Case-insensitive text in the title or description.
+    /// Full text over title and description: English stemming (`errors` finds `error`),
+    /// every word required; PostgreSQL also takes "quoted phrases", `or` and `-word`.
     pub search: Option<String>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
