@@ -87,6 +87,14 @@ impl RequestCtx {
         &self.inner.app.db
     }
 
+    pub fn store(&self) -> &domain::object_store::ObjectStore {
+        &self.inner.app.store
+    }
+
+    pub fn config(&self) -> &domain::config::Config {
+        &self.inner.app.config
+    }
+
     pub fn limits(&self) -> &GraphqlLimits {
         &self.inner.app.config.graphql
     }

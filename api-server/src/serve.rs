@@ -10,20 +10,22 @@ use tokio::net::TcpListener;
 use crate::app::AppState;
 use crate::http;
 
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     // Embedded mode owns its database file and migrates it; in production the same binary
     // migrates as the owner role when OPSDECK_MIGRATION_DATABASE_URL is given.
     domain::db::migrate(&config).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("OPSDECK_LISTEN: cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    if config.public_url.is_none() {
+        // Port 0 picks a port: links must name the one we got.
+        config.public_url = Some(format!("http://{addr}"));
+    }
     let app = AppState::new(config).await?;
     if app.config.is_embedded() {
         announce_bootstrap(&app).await?;
     }
-    let listener = TcpListener::bind(app.config.listen).await.map_err(|e| {
-        anyhow::anyhow!(
-            "OPSDECK_LISTEN: cannot listen on {}: {e}",
-            app.config.listen
-        )
-    })?;
     if app.config.is_embedded() {
         // The embedded deployment is one process: the worker's sweeps run here.
         tokio::spawn(worker::sweeps::sla_sweep(
@@ -32,7 +34,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             domain::shutdown_signal(),
         ));
     }
-    let addr = listener.local_addr()?;
     tracing::info!(%addr, embedded = app.config.is_embedded(), "api-server listening");
     eprintln!("Opsdeck API on http://{addr}/graphql");
     run(listener, app).await

@@ -99,6 +99,11 @@ pub struct Config {
     pub auth_cache_secs: u64,
     /// Interval of the SLA sweep (worker processes; in-process when embedded).
     pub sla_sweep_secs: u64,
+    /// The server's external base URL (local object links); default `http://` + listen address.
+    pub public_url: Option<String>,
+    /// HMAC key for local object links; default: generated once into `OPSDECK_DATA_DIR`.
+    pub object_signing_key: Option<Secret>,
+    pub attachment_max_bytes: u64,
     /// `OPSDECK_*` variables that are set but are no setting (likely typos): warned about.
     pub unknown_variables: Vec<String>,
 }
@@ -242,6 +247,21 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "OPSDECK_REQUEST_TIMEOUT_SECS",
         "30",
         "Per-request time limit.",
+    ),
+    (
+        "OPSDECK_PUBLIC_URL",
+        "http:// + the listen address",
+        "External base URL of the api-server, used in the local object store's upload and download links.",
+    ),
+    (
+        "OPSDECK_OBJECT_SIGNING_KEY",
+        "generated into OPSDECK_DATA_DIR",
+        "Secret for signing local object links (set the same value on every replica).",
+    ),
+    (
+        "OPSDECK_ATTACHMENT_MAX_BYTES",
+        "26214400",
+        "Largest incident attachment (25 MiB).",
     ),
     (
         "OPSDECK_SLA_SWEEP_SECS",
@@ -540,6 +560,36 @@ impl Config {
                 "a number of seconds",
             )?,
             auth_cache_secs: s.parse("OPSDECK_AUTH_CACHE_SECS", 5, "a number of seconds")?,
+            public_url: match s.string("OPSDECK_PUBLIC_URL") {
+                Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                    Some(u.trim_end_matches('/').to_owned())
+                }
+                Some(_) => return Err(s.invalid("OPSDECK_PUBLIC_URL", "expected an http(s) URL")),
+                None => None,
+            },
+            object_signing_key: match s.string("OPSDECK_OBJECT_SIGNING_KEY") {
+                Some(k) if k.len() >= 32 => Some(Secret::new(k)),
+                Some(_) => {
+                    return Err(s.invalid(
+                        "OPSDECK_OBJECT_SIGNING_KEY",
+                        "expected at least 32 characters",
+                    ));
+                }
+                None => None,
+            },
+            attachment_max_bytes: match s.parse(
+                "OPSDECK_ATTACHMENT_MAX_BYTES",
+                25 << 20,
+                "a number of bytes",
+            )? {
+                0 => {
+                    return Err(s.invalid(
+                        "OPSDECK_ATTACHMENT_MAX_BYTES",
+                        "expected a positive number of bytes",
+                    ));
+                }
+                n => n,
+            },
             sla_sweep_secs: match s.parse(
                 "OPSDECK_SLA_SWEEP_SECS",
                 15,
@@ -555,6 +605,13 @@ impl Config {
             },
             unknown_variables: Vec::new(),
         })
+    }
+
+    /// The external base URL (see `OPSDECK_PUBLIC_URL`).
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
     /// True when no external database is configured: SQLite, in-process worker and bus.

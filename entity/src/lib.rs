@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod audit_log;
 pub mod incident;
 pub mod incident_assignee;
+pub mod incident_attachment;
 pub mod incident_timeline;
 pub mod membership;
 pub mod organization;

@@ -9,6 +9,7 @@ mod m20261201_000001_foundation;
 mod m20261201_000002_incidents;
 mod m20261201_000003_incident_work;
 mod m20261201_000004_incident_search;
+mod m20261201_000005_incident_attachments;
 mod sql;
 
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_incidents::Migration),
             Box::new(m20261201_000003_incident_work::Migration),
             Box::new(m20261201_000004_incident_search::Migration),
+            Box::new(m20261201_000005_incident_attachments::Migration),
         ]
     }
 }
@@ -32,6 +34,7 @@ pub fn tenant_tables() -> Vec<&'static str> {
         m20261201_000001_foundation::TENANT_TABLES,
         m20261201_000002_incidents::TENANT_TABLES,
         m20261201_000003_incident_work::TENANT_TABLES,
+        m20261201_000005_incident_attachments::TENANT_TABLES,
     ]
     .concat()
 }

@@ -36,6 +36,8 @@ pub const MUTATION_ROLES: &[(&str, Need)] = &[
     ("createActionItem", Need::Role(Role::Engineer)),
     ("completeActionItem", Need::Role(Role::Engineer)),
     ("createSavedView", Need::Role(Role::Viewer)),
+    ("createIncidentAttachmentUpload", Need::Role(Role::Engineer)),
+    ("completeIncidentAttachment", Need::Role(Role::Engineer)),
 ];
 
 /// Minimum roles of sensitive query fields (`Type.field`).

@@ -72,6 +72,7 @@ fn route_label(path: &str) -> &'static str {
         "/healthz" => "/healthz",
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
+        p if p.starts_with("/objects/") => "/objects",
         _ => "other",
     }
 }

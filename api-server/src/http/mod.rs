@@ -3,6 +3,7 @@
 pub mod graphql;
 pub mod health;
 pub mod middleware;
+pub mod objects;
 pub mod problem;
 pub mod ws;
 
@@ -27,6 +28,7 @@ pub fn router(app: Arc<AppState>) -> Router {
                 .fallback(method_not_allowed),
         )
         .route("/graphql/ws", get(ws::upgrade))
+        .route("/objects/{*key}", get(objects::get).put(objects::put))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -4,6 +4,7 @@ mod issuer;
 mod support;
 
 mod api_keys;
+mod attachments;
 mod audit;
 mod binary;
 mod graphql_http;

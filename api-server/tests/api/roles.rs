@@ -81,6 +81,14 @@ fn sample(name: &str) -> (&'static str, Value) {
             "mutation { createSavedView(input: { name: \"v\", filter: {} }) { id } }",
             json!({}),
         ),
+        "createIncidentAttachmentUpload" => (
+            "mutation($id: ID!) { createIncidentAttachmentUpload(input: { incidentId: $id, filename: \"a.txt\", contentType: \"text/plain\", sizeBytes: 3 }) { uploadUrl } }",
+            json!({ "id": id }),
+        ),
+        "completeIncidentAttachment" => (
+            "mutation($id: ID!) { completeIncidentAttachment(id: $id) { id } }",
+            json!({ "id": id }),
+        ),
         other => panic!("no sample call for mutation {other}: add one here"),
     }
 }

@@ -164,7 +164,11 @@ impl Builder {
         let data_dir =
             TempDir(std::env::temp_dir().join(format!("opsdeck-test-{}", Uuid::now_v7())));
         std::fs::create_dir_all(&data_dir.0).unwrap();
+        // Bound first, so local object links can name the real port.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
         let mut vars: BTreeMap<String, String> = [
+            ("OPSDECK_PUBLIC_URL", base.clone()),
             ("OPSDECK_DATA_DIR", data_dir.0.to_str().unwrap().to_owned()),
             ("OPSDECK_OIDC_ISSUER", issuer.issuer.clone()),
             ("OPSDECK_OIDC_AUDIENCE", AUDIENCE.to_owned()),
@@ -184,8 +188,6 @@ impl Builder {
         let config = Config::from_env_map(vars).expect("test configuration");
         domain::db::migrate(&config).await.expect("migrations");
         let app = AppState::new(config).await.expect("app state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let served = app.clone();
         tokio::spawn(async move { api_server::serve::run(listener, served).await.unwrap() });
 

@@ -3,6 +3,7 @@
 //! outbox event in one transaction.
 
 pub mod action_items;
+pub mod attachments;
 pub mod metrics;
 pub mod query;
 pub mod service;

@@ -4,11 +4,12 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 use domain::incidents::service::{self, IncidentChanges, NewIncident, TimestampCorrections};
-use domain::incidents::{action_items, sla, views};
+use domain::incidents::{action_items, attachments, sla, views};
 
 use super::query::{IncidentFilter, IncidentOrder};
 use super::types::{
-    ActionItem, Incident, IncidentStatus, SavedView, Severity, SlaPolicy, TimelineEntry,
+    ActionItem, Attachment, AttachmentUpload, HttpHeader, Incident, IncidentStatus, SavedView,
+    Severity, SlaPolicy, TimelineEntry,
 };
 use crate::auth::RequestCtx;
 use crate::graphql::authz::MutationGuard;
@@ -123,8 +124,73 @@ pub struct CreateSavedViewInput {
     pub shared: bool,
 }
 
+#[derive(InputObject)]
+pub struct CreateIncidentAttachmentUploadInput {
+    pub incident_id: ID,
+    pub filename: String,
+    /// One of the accepted types (images, PDF, text, CSV, JSON, archives).
+    pub content_type: String,
+    /// Exactly the size that will be uploaded; at most 25 MiB by default.
+    pub size_bytes: i64,
+}
+
 #[Object]
 impl IncidentMutation {
+    /// Starts an evidence upload (ENGINEER+): returns a short-lived URL to PUT the file to;
+    /// then call `completeIncidentAttachment`.
+    #[graphql(guard = "MutationGuard(\"createIncidentAttachmentUpload\")")]
+    async fn create_incident_attachment_upload(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateIncidentAttachmentUploadInput,
+    ) -> async_graphql::Result<AttachmentUpload> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let incident_id = parse_id("input.incidentId", &input.incident_id)?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let upload = attachments::create_upload(
+            rc.db(),
+            rc.store(),
+            &org,
+            attachments::NewUpload {
+                incident_id,
+                filename: &input.filename,
+                content_type: &input.content_type,
+                size_bytes: input.size_bytes,
+            },
+            rc.config().attachment_max_bytes,
+        )
+        .await
+        .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(AttachmentUpload {
+            upload_url: upload.upload.url,
+            upload_headers: upload
+                .upload
+                .headers
+                .into_iter()
+                .map(|(name, value)| HttpHeader { name, value })
+                .collect(),
+            expires_at: upload.upload.expires_at,
+            attachment: upload.attachment.into(),
+        })
+    }
+
+    /// Confirms an upload (ENGINEER+): the object must exist with the declared size.
+    /// Idempotent once complete.
+    #[graphql(guard = "MutationGuard(\"completeIncidentAttachment\")")]
+    async fn complete_incident_attachment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Attachment> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let id = parse_id("id", &id)?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let done = attachments::complete(rc.db(), rc.store(), &org, id)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(done.into())
+    }
+
     /// Corrects lifecycle timestamps (MANAGER+): only stages the incident reached, in
     /// order, not in the future; the old values stay on the timeline.
     #[graphql(guard = "MutationGuard(\"correctIncidentTimestamps\")")]

@@ -190,6 +190,16 @@ impl Incident {
         Ok(items.into_iter().map(ActionItem::from).collect())
     }
 
+    /// Completed evidence attachments, oldest first.
+    async fn attachments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Attachment>> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let rows = incidents::attachments::of_incident(rc.db(), &org, self.inner.row.id)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(rows.into_iter().map(Attachment::from).collect())
+    }
+
     /// Open action items past their due time.
     async fn overdue_action_items(
         &self,
@@ -400,4 +410,67 @@ impl From<incidents::metrics::Group> for IncidentMetrics {
             time_to_detect: g.time_to_detect.into(),
         }
     }
+}
+
+/// An evidence file on an incident.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Attachment {
+    pub id: ID,
+    pub incident_id: ID,
+    /// Reduced to letters, digits, `.`, `-` and `_`.
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// `PENDING` until `completeIncidentAttachment` finds the upload, then `COMPLETE`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    #[graphql(skip)]
+    pub row: incidents::attachments::Attachment,
+}
+
+impl From<incidents::attachments::Attachment> for Attachment {
+    fn from(a: incidents::attachments::Attachment) -> Self {
+        Attachment {
+            id: ID(a.id.to_string()),
+            incident_id: ID(a.incident_id.to_string()),
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
+            size_bytes: a.size_bytes,
+            status: a.status.clone(),
+            created_at: a.created_at,
+            completed_at: a.completed_at,
+            row: a,
+        }
+    }
+}
+
+#[ComplexObject]
+impl Attachment {
+    /// A download link valid for five minutes; null until the attachment is complete.
+    async fn download_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let link = incidents::attachments::download_url(rc.store(), &self.row)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(link.map(|(url, _)| url))
+    }
+}
+
+/// One header an upload must send.
+#[derive(SimpleObject)]
+pub struct HttpHeader {
+    pub name: String,
+    pub value: String,
+}
+
+/// Where to PUT the file: the URL, the headers to send with it, and when the URL expires.
+#[derive(SimpleObject)]
+pub struct AttachmentUpload {
+    pub attachment: Attachment,
+    /// PUT the bytes here (a presigned S3 URL, or the api-server's own signed URL).
+    pub upload_url: String,
+    pub upload_headers: Vec<HttpHeader>,
+    pub expires_at: DateTime<Utc>,
 }
