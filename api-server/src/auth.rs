@@ -29,6 +29,7 @@ struct Inner {
     principal: Principal,
     org_header: Option<String>,
     org: OnceCell<Result<OrgCtx, DomainError>>,
+    loaders: OnceCell<Arc<crate::graphql::loaders::Loaders>>,
 }
 
 /// The credential of `Authorization: Bearer …`; a malformed header is an error, not absent.
@@ -79,6 +80,7 @@ impl RequestCtx {
                 principal,
                 org_header,
                 org: OnceCell::new(),
+                loaders: OnceCell::new(),
             }),
         })
     }
@@ -102,6 +104,21 @@ impl RequestCtx {
     /// A revoked key stops working at once in this process (see `CREDENTIAL_CACHE_TTL`).
     pub fn forget_api_key(&self, key_id: uuid::Uuid) {
         self.inner.app.authenticator.forget_key(key_id);
+    }
+
+    /// This request's batch loaders (created on first use, in the request's org).
+    pub async fn loaders(&self) -> DomainResult<Arc<crate::graphql::loaders::Loaders>> {
+        let org = self.org().await?;
+        let loaders = self
+            .inner
+            .loaders
+            .get_or_try_init(|| async {
+                crate::graphql::loaders::Loaders::new(self.db(), &org)
+                    .await
+                    .map(Arc::new)
+            })
+            .await?;
+        Ok(loaders.clone())
     }
 
     /// A user's memberships (cached like credentials; see `Authenticator`).

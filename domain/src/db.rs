@@ -120,7 +120,13 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
 }
 
 pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Db> {
-    let db = Database::connect(options(url.to_owned(), max_connections)).await?;
+    let mut db = Database::connect(options(url.to_owned(), max_connections)).await?;
+    // Statement counts make N+1 visible: per request they should stay flat as pages grow.
+    db.set_metric_callback(|info| {
+        metrics::counter!("opsdeck_db_statements_total", "failed" => if info.failed { "true" } else { "false" })
+            .increment(1);
+        metrics::histogram!("opsdeck_db_statement_duration_seconds").record(info.elapsed.as_secs_f64());
+    });
     if db.get_database_backend() == DbBackend::Sqlite {
         // WAL lets readers run beside the single writer; the busy timeout queues writers
         // instead of failing them.

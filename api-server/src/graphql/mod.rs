@@ -7,6 +7,7 @@ pub mod foundation;
 pub mod ids;
 pub mod incidents;
 pub mod limits;
+pub mod loaders;
 
 use std::sync::Arc;
 

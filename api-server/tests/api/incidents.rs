@@ -774,3 +774,56 @@ async fn timeline_is_append_only(app: TestApp) {
         assert!(err.contains("append-only"), "{sql}: {err}");
     }
 }
+
+/// Statements executed so far by this test process (each nextest test is its own process).
+async fn statements(app: &TestApp) -> u64 {
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("opsdeck_db_statements_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+both_backends!(a_page_costs_the_same_statements_at_any_size);
+
+async fn a_page_costs_the_same_statements_at_any_size(app: TestApp) {
+    let q = "query($n: Int!) { incidents(first: $n) { edges { node { id key commander { id } assignees { id }
+        sla { ackState } timeline(first: 10) { edges { node { kind } } } } } } }";
+    let caller = app.viewer_a.caller();
+    for i in 0..12 {
+        let inc = create(&app, &app.engineer_a, &format!("n+1 probe {i}"), "SEV3").await;
+        let r = app
+            .gql(&app.engineer_a.caller(), "mutation($id: ID!, $c: ID) { assignIncident(input: { id: $id, commanderId: $c, assigneeIds: [], expectedVersion: 1 }) { id } }", json!({ "id": inc["id"], "c": app.manager_a.user_id }))
+            .await;
+        r.data();
+    }
+    app.gql(&caller, q, json!({ "n": 1 })).await.data(); // warm the credential cache
+    let mut costs = Vec::new();
+    for n in [2, 12] {
+        let before = statements(&app).await;
+        let r = app.gql(&caller, q, json!({ "n": n })).await;
+        assert_eq!(
+            r.data()["incidents"]["edges"].as_array().unwrap().len(),
+            n as usize
+        );
+        costs.push(statements(&app).await - before);
+    }
+    assert_eq!(
+        costs[0], costs[1],
+        "statements for 2 vs 12 incidents: {costs:?}"
+    );
+    // The list, assignees, users, SLA policies, timelines (and transaction set-up): a few,
+    // and counted at all (a zero would mean the counter is broken, not that batching works).
+    assert!(
+        (4..=12).contains(&costs[0]),
+        "a page with its users, SLA and timelines: {costs:?}"
+    );
+}

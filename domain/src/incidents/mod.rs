@@ -16,7 +16,7 @@ use entity::incident;
 use uuid::Uuid;
 
 pub use state_machine::{Severity, Status};
-pub use timeline::{TimelineEntry, list as timeline};
+pub use timeline::{TimelineEntry, first_pages as timeline_first_pages, list as timeline};
 
 /// An incident with what lives beside its row.
 #[derive(Debug, Clone)]

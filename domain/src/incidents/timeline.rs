@@ -1,6 +1,8 @@
 //! The incident timeline: entries are only ever inserted (a trigger refuses the rest).
 
 use entity::incident_timeline;
+use std::collections::HashMap;
+
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -74,4 +76,54 @@ pub async fn list(
         .await?;
     tx.commit().await?;
     Ok(Page::from_rows(rows, page.first))
+}
+
+/// The first page of each incident's timeline in one statement (a window function), so a
+/// list of incidents with their timelines costs the same at any page size.
+pub async fn first_pages(
+    db: &Db,
+    org: &OrgCtx,
+    incident_ids: &[Uuid],
+    first: u64,
+) -> DomainResult<HashMap<Uuid, Page<TimelineEntry>>> {
+    org.require(Role::Viewer)?;
+    if incident_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
+    let backend = tx.get_database_backend();
+    // Numbered placeholders on both backends ($N, ?N): the values bind by number, not by
+    // where they appear in the text.
+    let ph = |i: usize| match backend {
+        sea_orm::DbBackend::Postgres => format!("${i}"),
+        _ => format!("?{i}"),
+    };
+    let list: Vec<String> = (0..incident_ids.len()).map(|i| ph(i + 3)).collect();
+    let sql = format!(
+        "SELECT id, org_id, incident_id, kind, actor_type, actor_id, body, data, created_at FROM \
+         (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.incident_id ORDER BY t.id) AS rn \
+          FROM incident_timeline t WHERE t.org_id = {} AND t.incident_id IN ({})) s \
+         WHERE rn <= {} ORDER BY incident_id, id",
+        ph(1),
+        list.join(", "),
+        ph(2),
+    );
+    let mut values: Vec<sea_orm::Value> = vec![org.org_id().into(), ((first + 1) as i64).into()];
+    values.extend(incident_ids.iter().map(|id| sea_orm::Value::from(*id)));
+    let rows = incident_timeline::Entity::find()
+        .from_raw_sql(sea_orm::Statement::from_sql_and_values(
+            backend, &sql, values,
+        ))
+        .all(&tx)
+        .await?;
+    tx.commit().await?;
+    let mut by_incident: HashMap<Uuid, Vec<TimelineEntry>> =
+        incident_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for row in rows {
+        by_incident.entry(row.incident_id).or_default().push(row);
+    }
+    Ok(by_incident
+        .into_iter()
+        .map(|(id, rows)| (id, Page::from_rows(rows, first)))
+        .collect())
 }

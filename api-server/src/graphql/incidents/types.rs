@@ -2,9 +2,7 @@
 
 use async_graphql::{ComplexObject, Context, Enum, ID, Json, SimpleObject, connection::Connection};
 use chrono::{DateTime, Utc};
-use domain::entity::user;
 use domain::incidents::{self, sla, state_machine};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::auth::RequestCtx;
@@ -123,15 +121,21 @@ async fn users(ctx: &Context<'_>, ids: Vec<Uuid>) -> async_graphql::Result<Vec<U
         return Ok(vec![]);
     }
     let rc = ctx.data::<RequestCtx>()?;
-    let found = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids.clone()))
-        .all(rc.db())
+    let loaders = rc.loaders().await.map_err(|e| e.into_gql(&rc.request_id))?;
+    let found = loaders
+        .users
+        .load_many(ids.iter().copied())
         .await
-        .map_err(|e| domain::error::DomainError::from(e).into_gql(&rc.request_id))?;
+        .map_err(|e| loader_error(e, &rc.request_id))?;
     Ok(ids
         .iter()
-        .filter_map(|id| found.iter().find(|u| u.id == *id).cloned().map(User::from))
+        .filter_map(|id| found.get(id).cloned().map(User::from))
         .collect())
+}
+
+fn loader_error(e: crate::graphql::loaders::LoadError, request_id: &str) -> async_graphql::Error {
+    tracing::error!(request.id = %request_id, error = ?e, "batch load failed");
+    crate::graphql::error::coded(domain::error::ErrorCode::Internal, "internal error")
 }
 
 #[ComplexObject]
@@ -162,14 +166,13 @@ impl Incident {
     /// Both SLA clocks now, under the organization's policy for this severity.
     async fn sla(&self, ctx: &Context<'_>) -> async_graphql::Result<IncidentSla> {
         let rc = ctx.data::<RequestCtx>()?;
-        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
-        let policies = sla::policies(rc.db(), &org)
-            .await
-            .map_err(|e| e.into_gql(&rc.request_id))?;
+        let loaders = rc.loaders().await.map_err(|e| e.into_gql(&rc.request_id))?;
         let sev = self.inner.severity();
-        let policy = policies
-            .into_iter()
+        let policy = loaders
+            .policies
+            .iter()
             .find(|p| p.severity == sev)
+            .copied()
             .unwrap_or_else(|| sla::default_policy(sev));
         let s = sla::compute(&self.inner, &policy, Utc::now());
         Ok(IncidentSla {
@@ -227,11 +230,25 @@ impl Incident {
     ) -> async_graphql::Result<Connection<String, TimelineEntry>> {
         let rc = ctx.data::<RequestCtx>()?;
         let page = page_request(first, after, rc.limits().max_page_size)?;
-        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
-        let page = incidents::timeline(rc.db(), &org, self.inner.row.id, page)
-            .await
-            .map_err(|e| e.into_gql(&rc.request_id))?;
-        Ok(connection(page, |e| e.id, TimelineEntry::from))
+        let entries = if page.after.is_none() {
+            // First pages of every incident in the response come in one batch.
+            let loaders = rc.loaders().await.map_err(|e| e.into_gql(&rc.request_id))?;
+            loaders
+                .timeline
+                .load_one((self.inner.row.id, page.first))
+                .await
+                .map_err(|e| loader_error(e, &rc.request_id))?
+                .unwrap_or(domain::pagination::Page {
+                    items: vec![],
+                    has_next_page: false,
+                })
+        } else {
+            let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+            incidents::timeline(rc.db(), &org, self.inner.row.id, page)
+                .await
+                .map_err(|e| e.into_gql(&rc.request_id))?
+        };
+        Ok(connection(entries, |e| e.id, TimelineEntry::from))
     }
 }
 
