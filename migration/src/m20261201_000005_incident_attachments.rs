@@ -48,15 +48,7 @@ pub const TENANT_TABLES: &[&str] = &["incident_attachments"];
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         sql::run_for_backend(manager, POSTGRES, SQLITE).await?;
-        if manager.get_database_backend() == sea_orm::DbBackend::Postgres {
-            let rls: Vec<String> = TENANT_TABLES
-                .iter()
-                .flat_map(|t| sql::tenant_rls(t))
-                .collect();
-            let refs: Vec<&str> = rls.iter().map(String::as_str).collect();
-            sql::run(manager, &refs).await?;
-        }
-        Ok(())
+        sql::tenant_tables(manager, TENANT_TABLES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -40,6 +40,16 @@ pub fn tenant_rls(table: &str) -> Vec<String> {
     ]
 }
 
+/// On PostgreSQL, RLS with the `tenant` policy on each of `tables`; nothing on SQLite.
+pub async fn tenant_tables(manager: &SchemaManager<'_>, tables: &[&str]) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let statements: Vec<String> = tables.iter().flat_map(|t| tenant_rls(t)).collect();
+    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+    run(manager, &refs).await
+}
+
 /// A PostgreSQL trigger that refuses UPDATE, DELETE and TRUNCATE on `table`.
 pub fn append_only_pg(table: &str) -> Vec<String> {
     vec![

@@ -25,18 +25,23 @@ pub fn decode_cursor(cursor: &str) -> async_graphql::Result<Uuid> {
     Uuid::parse_str(id).map_err(|_| invalid())
 }
 
-/// Validates `first` (0..=max) and decodes `after`.
+/// `first` (default 20) within 0..=max.
+pub fn page_size(first: Option<i32>, max: u64) -> async_graphql::Result<u64> {
+    let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
+    if first < 0 || first as u64 > max {
+        return Err(bad_input(format!("first: must be between 0 and {max}")));
+    }
+    Ok(first as u64)
+}
+
+/// Validates `first` and decodes `after`.
 pub fn page_request(
     first: Option<i32>,
     after: Option<String>,
     max: u64,
 ) -> async_graphql::Result<PageRequest> {
-    let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
-    if first < 0 || first as u64 > max {
-        return Err(bad_input(format!("first: must be between 0 and {max}")));
-    }
     Ok(PageRequest {
-        first: first as u64,
+        first: page_size(first, max)?,
         after: after.as_deref().map(decode_cursor).transpose()?,
     })
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::both_backends;
 use crate::support::{Caller, Persona, TestApp};
 
-const FIELDS: &str = "id number key title status severity version acknowledgedAt mitigatedAt resolvedAt closedAt allowedTransitions";
+const FIELDS: &str = "id number key title status severity version acknowledgedAt mitigatedAt resolvedAt closedAt allowedTransitions createdByType createdById";
 
 async fn create(app: &TestApp, who: &Persona, title: &str, severity: &str) -> Value {
     let q = format!(
@@ -82,6 +82,10 @@ async fn lifecycle_follows_the_rules(app: TestApp) {
         (Some(1), Some("INC-1"), Some("DETECTED"))
     );
     assert_eq!(inc["version"], 1);
+    assert_eq!(
+        (inc["createdByType"].as_str(), inc["createdById"].as_str()),
+        (Some("user"), Some(eng.user_id.to_string().as_str()))
+    );
     assert_eq!(
         inc["allowedTransitions"],
         json!(["INVESTIGATING", "CANCELLED"])
@@ -723,6 +727,14 @@ async fn another_orgs_incidents_are_not_found(app: TestApp) {
         (
             "mutation($id: ID!, $of: ID!) { markIncidentDuplicate(input: { id: $id, duplicateOfId: $of, expectedVersion: 1 }) { id } }",
             json!({ "id": id, "of": Uuid::now_v7() }),
+        ),
+        (
+            "mutation($id: ID!) { correctIncidentTimestamps(input: { id: $id, expectedVersion: 1, impactStartedAt: \"2026-01-01T00:00:00Z\" }) { id } }",
+            json!({ "id": id }),
+        ),
+        (
+            "mutation($id: ID!) { createActionItem(input: { incidentId: $id, title: \"sneak\" }) { id } }",
+            json!({ "id": id }),
         ),
     ];
     for (q, vars) in probes {

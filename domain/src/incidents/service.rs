@@ -171,6 +171,22 @@ async fn record(
     outbox::enqueue(tx, org.org_id(), action, payload).await
 }
 
+/// The end of every change to an existing incident: its audit row and outbox event, then
+/// the incident as it now is, committed.
+async fn finish(
+    tx: DatabaseTransaction,
+    org: &OrgCtx,
+    action: &'static str,
+    before: &incident::Model,
+    saved: incident::Model,
+    extra: Value,
+) -> DomainResult<Incident> {
+    record(&tx, org, action, Some(before), &saved, extra).await?;
+    let incident = query::with_assignees(&tx, saved).await?;
+    tx.commit().await?;
+    Ok(incident)
+}
+
 pub async fn create(db: &Db, org: &OrgCtx, input: NewIncident) -> DomainResult<Incident> {
     org.require(Role::Engineer)?;
     let title = title(&input.title)?;
@@ -362,18 +378,15 @@ pub async fn update(
         )
         .await?;
     }
-    record(
-        &tx,
+    finish(
+        tx,
         org,
         "incident.updated",
-        Some(&current),
-        &saved,
+        &current,
+        saved,
         json!({ "fields": changed }),
     )
-    .await?;
-    let incident = query::with_assignees(&tx, saved).await?;
-    tx.commit().await?;
-    Ok(incident)
+    .await
 }
 
 pub async fn transition(
@@ -457,18 +470,15 @@ pub async fn transition(
         json!({ "from": from.as_str(), "to": to.as_str() }),
     )
     .await?;
-    record(
-        &tx,
+    finish(
+        tx,
         org,
         "incident.status_changed",
-        Some(&current),
-        &saved,
+        &current,
+        saved,
         json!({ "from": from.as_str(), "to": to.as_str() }),
     )
-    .await?;
-    let incident = query::with_assignees(&tx, saved).await?;
-    tx.commit().await?;
-    Ok(incident)
+    .await
 }
 
 pub async fn mark_duplicate(
@@ -531,18 +541,15 @@ pub async fn mark_duplicate(
         json!({ "incidentId": id, "number": current.number }),
     )
     .await?;
-    record(
-        &tx,
+    finish(
+        tx,
         org,
         "incident.status_changed",
-        Some(&current),
-        &saved,
+        &current,
+        saved,
         json!({ "from": from.as_str(), "to": "DUPLICATE", "duplicateOfId": duplicate_of }),
     )
-    .await?;
-    let incident = query::with_assignees(&tx, saved).await?;
-    tx.commit().await?;
-    Ok(incident)
+    .await
 }
 
 /// Members of the org among `ids`; any other id is NOT_FOUND ("user"), whoever it is.
@@ -801,16 +808,13 @@ pub async fn correct_timestamps(
         Value::Object(changes.clone()),
     )
     .await?;
-    record(
-        &tx,
+    finish(
+        tx,
         org,
         "incident.timestamps_corrected",
-        Some(&current),
-        &saved,
+        &current,
+        saved,
         json!({ "changes": changes }),
     )
-    .await?;
-    let incident = query::with_assignees(&tx, saved).await?;
-    tx.commit().await?;
-    Ok(incident)
+    .await
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::types::{Incident, IncidentMetrics, IncidentStatus, SavedView, Severity, SlaPolicy};
 use crate::auth::RequestCtx;
 use crate::graphql::authz::FieldGuard;
-use crate::graphql::connection::DEFAULT_PAGE_SIZE;
+use crate::graphql::connection::page_size;
 use crate::graphql::error::{IntoGqlError, bad_input};
 use crate::graphql::ids::parse_id;
 
@@ -148,11 +148,7 @@ impl IncidentQuery {
         order_by: Option<IncidentOrder>,
     ) -> async_graphql::Result<Connection<String, Incident>> {
         let rc = ctx.data::<RequestCtx>()?;
-        let max = rc.limits().max_page_size;
-        let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
-        if first < 0 || first as u64 > max {
-            return Err(bad_input(format!("first: must be between 0 and {max}")));
-        }
+        let first = page_size(first, rc.limits().max_page_size)?;
         let order = match order_by {
             None => Order {
                 field: OrderField::CreatedAt,
@@ -200,7 +196,7 @@ impl IncidentQuery {
             created_before: f.created_before,
         };
         let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
-        let page = incidents::query::list(rc.db(), &org, &filter, order, first as u64, after)
+        let page = incidents::query::list(rc.db(), &org, &filter, order, first, after)
             .await
             .map_err(|e| e.into_gql(&rc.request_id))?;
         let mut c = Connection::new(false, page.has_next_page);

@@ -83,6 +83,10 @@ pub struct Incident {
     pub mitigated_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// Who opened it: `user`, `api_key` or `system`.
+    pub created_by_type: String,
+    /// The user or API key that opened it.
+    pub created_by_id: Option<ID>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[graphql(skip)]
@@ -109,6 +113,8 @@ impl From<incidents::Incident> for Incident {
             mitigated_at: r.mitigated_at,
             resolved_at: r.resolved_at,
             closed_at: r.closed_at,
+            created_by_type: r.created_by_type.clone(),
+            created_by_id: r.created_by_id.map(|u| ID(u.to_string())),
             created_at: r.created_at,
             updated_at: r.updated_at,
             inner: i,
