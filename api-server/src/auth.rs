@@ -112,12 +112,10 @@ impl RequestCtx {
         let loaders = self
             .inner
             .loaders
-            .get_or_try_init(|| async {
-                crate::graphql::loaders::Loaders::new(self.db(), &org)
-                    .await
-                    .map(Arc::new)
+            .get_or_init(|| async {
+                Arc::new(crate::graphql::loaders::Loaders::new(self.db(), &org))
             })
-            .await?;
+            .await;
         Ok(loaders.clone())
     }
 

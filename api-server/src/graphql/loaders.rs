@@ -65,17 +65,37 @@ impl Loader<(Uuid, u64)> for TimelineLoader {
     }
 }
 
+pub struct AssigneeLoader {
+    db: Db,
+    org: OrgCtx,
+}
+
+impl Loader<Uuid> for AssigneeLoader {
+    type Value = Vec<Uuid>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Uuid>>, LoadError> {
+        incidents::query::assignees_of(&self.db, &self.org, keys)
+            .await
+            .map_err(Arc::new)
+    }
+}
+
 pub struct Loaders {
     pub users: DataLoader<UserLoader>,
     pub timeline: DataLoader<TimelineLoader>,
-    pub policies: Vec<sla::Policy>,
+    pub assignees: DataLoader<AssigneeLoader>,
+    db: Db,
+    org: OrgCtx,
+    policies: tokio::sync::OnceCell<Vec<sla::Policy>>,
 }
 
 impl Loaders {
-    pub async fn new(db: &Db, org: &OrgCtx) -> domain::error::DomainResult<Self> {
+    pub fn new(db: &Db, org: &OrgCtx) -> Self {
         // A short delay lets sibling resolvers join one batch; they run in the same poll.
         let delay = Duration::from_micros(200);
-        Ok(Loaders {
+        let (db, org) = (db.clone(), org.clone());
+        Loaders {
             users: DataLoader::new(UserLoader { db: db.clone() }, tokio::spawn).delay(delay),
             timeline: DataLoader::new(
                 TimelineLoader {
@@ -85,7 +105,26 @@ impl Loaders {
                 tokio::spawn,
             )
             .delay(delay),
-            policies: sla::policies(db, org).await?,
-        })
+            assignees: DataLoader::new(
+                AssigneeLoader {
+                    db: db.clone(),
+                    org: org.clone(),
+                },
+                tokio::spawn,
+            )
+            .delay(delay),
+            db,
+            org,
+            policies: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The org's SLA policies, read once per request and only if asked for.
+    pub async fn policies(&self) -> domain::error::DomainResult<&[sla::Policy]> {
+        let p = self
+            .policies
+            .get_or_try_init(|| sla::policies(&self.db, &self.org))
+            .await?;
+        Ok(p)
     }
 }

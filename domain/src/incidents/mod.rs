@@ -22,7 +22,8 @@ pub use timeline::{TimelineEntry, first_pages as timeline_first_pages, list as t
 #[derive(Debug, Clone)]
 pub struct Incident {
     pub row: incident::Model,
-    pub assignee_ids: Vec<Uuid>,
+    /// `None` when not loaded with the row (lists load them on demand, batched).
+    pub assignee_ids: Option<Vec<Uuid>>,
 }
 
 impl Incident {

@@ -66,11 +66,13 @@ async fn attach_assignees(
     Ok(rows
         .into_iter()
         .map(|row| Incident {
-            assignee_ids: links
-                .iter()
-                .filter(|l| l.incident_id == row.id)
-                .map(|l| l.user_id)
-                .collect(),
+            assignee_ids: Some(
+                links
+                    .iter()
+                    .filter(|l| l.incident_id == row.id)
+                    .map(|l| l.user_id)
+                    .collect(),
+            ),
             row,
         })
         .collect())
@@ -254,4 +256,26 @@ pub async fn list(
         items,
         has_next_page: page.has_next_page,
     })
+}
+
+/// The assignees of each of `incident_ids`, in one statement.
+pub async fn assignees_of(
+    db: &Db,
+    org: &OrgCtx,
+    incident_ids: &[Uuid],
+) -> DomainResult<std::collections::HashMap<Uuid, Vec<Uuid>>> {
+    org.require(Role::Viewer)?;
+    let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
+    let links = incident_assignee::Entity::find()
+        .filter(incident_assignee::Column::OrgId.eq(org.org_id()))
+        .filter(incident_assignee::Column::IncidentId.is_in(incident_ids.iter().copied()))
+        .all(&tx)
+        .await?;
+    tx.commit().await?;
+    let mut out: std::collections::HashMap<Uuid, Vec<Uuid>> =
+        incident_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for l in links {
+        out.entry(l.incident_id).or_default().push(l.user_id);
+    }
+    Ok(out)
 }

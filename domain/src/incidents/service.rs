@@ -242,7 +242,7 @@ pub async fn create(db: &Db, org: &OrgCtx, input: NewIncident) -> DomainResult<I
     tx.commit().await?;
     Ok(Incident {
         row,
-        assignee_ids: vec![],
+        assignee_ids: Some(vec![]),
     })
 }
 
@@ -363,7 +363,7 @@ pub async fn update(
         let clocks = sla::compute(
             &Incident {
                 row: saved.clone(),
-                assignee_ids: vec![],
+                assignee_ids: Some(vec![]),
             },
             &policy,
             crate::time::now(),
@@ -636,7 +636,7 @@ pub async fn assign(
     tx.commit().await?;
     Ok(Incident {
         row: saved,
-        assignee_ids: assignees,
+        assignee_ids: Some(assignees),
     })
 }
 

@@ -287,7 +287,7 @@ async fn evaluate_org(db: &Db, org_id: uuid::Uuid, now: DateTime<Utc>) -> Domain
     for row in open {
         let incident = Incident {
             row,
-            assignee_ids: vec![],
+            assignee_ids: Some(vec![]),
         };
         let sev = incident.severity();
         let policy = policies
@@ -390,7 +390,7 @@ mod tests {
                 created_at: t0,
                 updated_at: at(1),
             },
-            assignee_ids: vec![],
+            assignee_ids: Some(vec![]),
         }
     }
 

@@ -153,7 +153,20 @@ impl Incident {
     }
 
     async fn assignees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
-        users(ctx, self.inner.assignee_ids.clone()).await
+        let ids = match &self.inner.assignee_ids {
+            Some(ids) => ids.clone(),
+            None => {
+                let rc = ctx.data::<RequestCtx>()?;
+                let loaders = rc.loaders().await.map_err(|e| e.into_gql(&rc.request_id))?;
+                loaders
+                    .assignees
+                    .load_one(self.inner.row.id)
+                    .await
+                    .map_err(|e| loader_error(e, &rc.request_id))?
+                    .unwrap_or_default()
+            }
+        };
+        users(ctx, ids).await
     }
 
     /// The surviving incident, when this one is a DUPLICATE.
@@ -175,7 +188,9 @@ impl Incident {
         let loaders = rc.loaders().await.map_err(|e| e.into_gql(&rc.request_id))?;
         let sev = self.inner.severity();
         let policy = loaders
-            .policies
+            .policies()
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?
             .iter()
             .find(|p| p.severity == sev)
             .copied()
