@@ -5,7 +5,8 @@
 //!
 //!     scripts/with-components cargo bench --workspace --bench incidents
 //!
-//! Seeds 100 organizations × 1,000 incidents once (kept between runs).
+//! Seeds 100 organizations × 1,000 incidents once, in its own database `opsdeck_bench` beside
+//! the test database (kept between runs; the tests never see it).
 
 #[path = "../tests/api/issuer.rs"]
 #[allow(dead_code)]
@@ -34,6 +35,53 @@ fn knob(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// `url` with its database replaced by `opsdeck_bench`.
+fn bench_db(url: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("a database URL");
+    format!("{base}/opsdeck_bench")
+}
+
+/// Creates `opsdeck_bench` (as the owner, who may create databases) with the same grants
+/// the test database has for the app role.
+async fn ensure_bench_database(owner_url: &str, app_url: &str) {
+    let app_role = app_url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .expect("app role in the URL");
+    let owner = domain::db::connect_url(owner_url, 1).await.unwrap();
+    let exists = owner
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT 1 FROM pg_database WHERE datname = 'opsdeck_bench'",
+        ))
+        .await
+        .unwrap()
+        .is_some();
+    if !exists {
+        owner
+            .execute_unprepared("CREATE DATABASE opsdeck_bench")
+            .await
+            .unwrap();
+    }
+    owner.close().await.unwrap();
+    let bench = domain::db::connect_url(&bench_db(owner_url), 1)
+        .await
+        .unwrap();
+    for grant in [
+        format!("GRANT USAGE ON SCHEMA public TO {app_role}"),
+        format!(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app_role}"
+        ),
+        format!(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {app_role}"
+        ),
+    ] {
+        bench.execute_unprepared(&grant).await.unwrap();
+    }
+    bench.close().await.unwrap();
 }
 
 const ORGS: usize = 100;
@@ -99,12 +147,13 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (url, key, org) = rt.block_on(async {
+    let (url, key, org, work) = rt.block_on(async {
+        ensure_bench_database(&env("OPSDECK_TEST_MIGRATE_URL"), &env("OPSDECK_TEST_APP_URL")).await;
         let dir = std::env::temp_dir().join(format!("opsdeck-bench-{}", uuid::Uuid::now_v7()));
         let vars: BTreeMap<String, String> = [
             ("OPSDECK_DATA_DIR", dir.to_str().unwrap().to_owned()),
-            ("OPSDECK_DATABASE_URL", env("OPSDECK_TEST_APP_URL")),
-            ("OPSDECK_MIGRATION_DATABASE_URL", env("OPSDECK_TEST_MIGRATE_URL")),
+            ("OPSDECK_DATABASE_URL", bench_db(&env("OPSDECK_TEST_APP_URL"))),
+            ("OPSDECK_MIGRATION_DATABASE_URL", bench_db(&env("OPSDECK_TEST_MIGRATE_URL"))),
             ("OPSDECK_DATABASE_MAX_CONNECTIONS", concurrency.to_string()),
             ("OPSDECK_LOG", "error".to_owned()),
             // B2's shape (50 incidents × 10 timeline entries) costs ~2,400 under the default
@@ -149,10 +198,11 @@ fn main() {
         .await
         .unwrap()
         .secret;
+        let work = transition_work(&app.db, &orgs).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/graphql", listener.local_addr().unwrap());
         tokio::spawn(async move { api_server::serve::run(listener, app).await.unwrap() });
-        (url, key, org)
+        (url, key, org, work)
     });
 
     let columns = "id, org_id, number, title, description, severity, status, version, commander_id, service, tags, \
@@ -184,6 +234,10 @@ fn main() {
          timeline(first: 10) { edges { node { kind createdAt } } } } } } }",
         &format!("BEGIN;\n{tenant}\n{page}\n{timeline}\nCOMMIT;\n"),
     );
+    let b3 = run.transitions(
+        &work,
+        &format!("BEGIN;\n{tenant}\n{}COMMIT;\n", TRANSITION_SQL),
+    );
     println!("{ORGS} orgs x {PER_ORG} incidents, {concurrency} connections, {seconds} s each");
     println!(
         "{:<46} {:>9} {:>12} {:>7}",
@@ -203,6 +257,81 @@ fn main() {
         b2.1,
         b2.0 / b2.1
     );
+    println!(
+        "{:<46} {:>9.0} {:>12.0} {:>7.2}  (goal >= 0.6)",
+        "B3 transitionIncident",
+        b3.0,
+        b3.1,
+        b3.0 / b3.1
+    );
+    println!(
+        "B3 at a fixed {} mutations/s for {seconds} s: {} answered, p50 {:.1} ms, p99 {:.1} ms",
+        b3.2, b3.3, b3.4, b3.5
+    );
+}
+
+/// What `transitionIncident` does, as SQL: read, versioned update, timeline, audit, outbox,
+/// assignees (pgbench picks a random incident of the org).
+const TRANSITION_SQL: &str = "\\set n random(1, 1000)
+SELECT id, version FROM incidents WHERE org_id = :org::uuid AND number = :n;
+UPDATE incidents SET status = 'INVESTIGATING', version = version + 1, acknowledged_at = now(), updated_at = now(), title = title, description = description, severity = severity, tags = tags WHERE org_id = :org::uuid AND number = :n;
+INSERT INTO incident_timeline (id, org_id, incident_id, kind, actor_type, data, created_at) SELECT gen_random_uuid(), :org::uuid, id, 'status_changed', 'api_key', '{\"from\": \"DETECTED\", \"to\": \"INVESTIGATING\"}'::jsonb, now() FROM incidents WHERE org_id = :org::uuid AND number = :n;
+INSERT INTO audit_log (id, org_id, actor_type, action, target_type, before, after, created_at) VALUES (gen_random_uuid(), :org::uuid, 'api_key', 'incident.status_changed', 'incident', '{}'::jsonb, '{}'::jsonb, now());
+INSERT INTO outbox (id, org_id, event, payload, created_at) VALUES (gen_random_uuid(), :org::uuid, 'incident.status_changed', '{}'::jsonb, now());
+SELECT incident_id, user_id FROM incident_assignees WHERE incident_id IN (SELECT id FROM incidents WHERE org_id = :org::uuid AND number = :n);
+";
+
+/// Every seeded incident back in DETECTED at version 1, with an API key per org: a queue
+/// of (key, incident id) for B3, interleaved across orgs.
+async fn transition_work(db: &domain::db::Db, orgs: &[uuid::Uuid]) -> Vec<(String, uuid::Uuid)> {
+    let mut per_org = Vec::new();
+    for org in orgs {
+        let tx = domain::db::begin(db, domain::db::Scope::org(*org))
+            .await
+            .unwrap();
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE incidents SET status = 'DETECTED', version = 1, acknowledged_at = NULL WHERE org_id = $1",
+            [(*org).into()],
+        ))
+        .await
+        .unwrap();
+        let ids: Vec<uuid::Uuid> = tx
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT id FROM incidents WHERE org_id = $1",
+                [(*org).into()],
+            ))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.try_get_by_index::<uuid::Uuid>(0).unwrap())
+            .collect();
+        tx.commit().await.unwrap();
+        let key = domain::api_keys::create_system(
+            db,
+            *org,
+            domain::api_keys::NewApiKey {
+                name: "bench b3".into(),
+                role: Role::Engineer,
+                expires_at: None,
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .secret;
+        per_org.push((key, ids));
+    }
+    let mut work = Vec::new();
+    for i in 0..PER_ORG {
+        for (key, ids) in &per_org {
+            if let Some(id) = ids.get(i) {
+                work.push((key.clone(), *id));
+            }
+        }
+    }
+    work
 }
 
 struct Run<'a> {
@@ -215,6 +344,113 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// B3: closed-loop throughput of `transitionIncident`, pgbench's for the same
+    /// transaction, then a fixed-rate run for latency: (rps, tps, rate, sent, p50 ms, p99 ms).
+    fn transitions(
+        &self,
+        work: &[(String, uuid::Uuid)],
+        script: &str,
+    ) -> (f64, f64, u64, usize, f64, f64) {
+        let work = Arc::new(work.to_vec());
+        let next = Arc::new(AtomicU64::new(0));
+        let send = |client: reqwest::Client,
+                    url: String,
+                    work: Arc<Vec<(String, uuid::Uuid)>>,
+                    next: Arc<AtomicU64>| async move {
+            let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+            let Some((key, id)) = work.get(i) else {
+                return false;
+            };
+            let body = json!({ "query": "mutation($id: ID!) { transitionIncident(input: { id: $id, to: INVESTIGATING, expectedVersion: 1 }) { version } }", "variables": { "id": id } }).to_string();
+            let text = client
+                .post(&url)
+                .bearer_auth(key)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(text.contains("\"version\":2"), "{text}");
+            true
+        };
+        let rps = self.rt.block_on(async {
+            let client = reqwest::Client::new();
+            let stop = Arc::new(AtomicBool::new(false));
+            let done = Arc::new(AtomicU64::new(0));
+            let mut tasks = Vec::new();
+            for _ in 0..self.concurrency {
+                let (client, url, work, next, stop, done) = (
+                    client.clone(),
+                    self.url.to_owned(),
+                    work.clone(),
+                    next.clone(),
+                    stop.clone(),
+                    done.clone(),
+                );
+                tasks.push(tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed)
+                        && send(client.clone(), url.clone(), work.clone(), next.clone()).await
+                    {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }));
+            }
+            let start = Instant::now();
+            tokio::time::sleep(Duration::from_secs(self.seconds)).await;
+            stop.store(true, Ordering::Relaxed);
+            let n = done.load(Ordering::Relaxed);
+            let elapsed = start.elapsed().as_secs_f64();
+            for t in tasks {
+                t.await.unwrap();
+            }
+            n as f64 / elapsed
+        });
+        let tps = self.pgbench(script);
+        // Open loop: one request every 1/rate s, whatever the answers do.
+        let rate = knob("BENCH_B3_RATE", 1000);
+        let (sent, p50, p99) = self.rt.block_on(async {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()
+                .unwrap();
+            let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let end = Instant::now() + Duration::from_secs(self.seconds);
+            let mut tasks = Vec::new();
+            while Instant::now() < end {
+                tick.tick().await;
+                let (client, url, work, next, latencies) = (
+                    client.clone(),
+                    self.url.to_owned(),
+                    work.clone(),
+                    next.clone(),
+                    latencies.clone(),
+                );
+                tasks.push(tokio::spawn(async move {
+                    let start = Instant::now();
+                    if send(client, url, work, next).await {
+                        latencies.lock().unwrap().push(start.elapsed());
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            let mut l = latencies.lock().unwrap().clone();
+            l.sort();
+            let pct = |p: f64| {
+                l.get(((l.len() as f64 - 1.0) * p) as usize)
+                    .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+            };
+            (l.len(), pct(0.5), pct(0.99))
+        });
+        (rps, tps, rate, sent, p50, p99)
+    }
+
     /// The API at `query`, then pgbench at `script`: (rps, tps).
     fn measure(&self, query: &str, script: &str) -> (f64, f64) {
         (self.api(query), self.pgbench(script))
@@ -284,7 +520,7 @@ impl Run<'_> {
             .arg(&path)
             .arg("-D")
             .arg(format!("org='{}'", self.org))
-            .arg(env("OPSDECK_TEST_APP_URL"))
+            .arg(bench_db(&env("OPSDECK_TEST_APP_URL")))
             .output()
             .expect("pgbench");
         let _ = std::fs::remove_file(&path);

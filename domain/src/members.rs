@@ -267,14 +267,3 @@ pub async fn of_user(
         })
         .collect())
 }
-
-/// The role of `user_id` in `org_id`, if a member.
-pub async fn role_of(db: &Db, org_id: Uuid, user_id: Uuid) -> DomainResult<Option<Role>> {
-    let tx = db::begin_read(db, Scope::org(org_id)).await?;
-    let m = membership::Entity::find_in_org(org_id)
-        .filter(membership::Column::UserId.eq(user_id))
-        .one(&tx)
-        .await?;
-    tx.commit().await?;
-    Ok(m.and_then(|m| m.role.parse().ok()))
-}

@@ -84,10 +84,6 @@ pub async fn find_or_create(db: &Db, id: &Identity) -> DomainResult<user::Model>
     }
 }
 
-pub async fn find_by_id(db: &Db, id: Uuid) -> DomainResult<Option<user::Model>> {
-    Ok(user::Entity::find_by_id(id).one(db).await?)
-}
-
 /// Users by id, in one query (for batched loading).
 pub async fn find_many(db: &Db, ids: &[Uuid]) -> DomainResult<Vec<user::Model>> {
     if ids.is_empty() {

@@ -17,7 +17,13 @@ pub async fn sla_sweep(db: Db, every: Duration, shutdown: impl Future<Output = (
             _ = tick.tick() => {}
         }
         let start = std::time::Instant::now();
-        match domain::incidents::sla::evaluate(&db, domain::time::now()).await {
+        // A sweep in progress gives way to shutdown: its open transaction rolls back, and
+        // the next sweep (here or elsewhere) records what it had not.
+        let result = tokio::select! {
+            _ = &mut shutdown => return,
+            r = domain::incidents::sla::evaluate(&db, domain::time::now()) => r,
+        };
+        match result {
             Ok(recorded) => {
                 metrics::counter!("opsdeck_sla_events_recorded_total").increment(recorded as u64);
                 tracing::debug!(
