@@ -198,7 +198,7 @@ fn main() {
         .await
         .unwrap()
         .secret;
-        let work = transition_work(&app.db, &orgs).await;
+        let work = transition_work(&app.db, &orgs[1..]).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/graphql", listener.local_addr().unwrap());
         tokio::spawn(async move { api_server::serve::run(listener, app).await.unwrap() });
@@ -282,7 +282,8 @@ SELECT incident_id, user_id FROM incident_assignees WHERE incident_id IN (SELECT
 ";
 
 /// Every seeded incident back in DETECTED at version 1, with an API key per org: a queue
-/// of (key, incident id) for B3, interleaved across orgs.
+/// of (key, incident id) for B3, interleaved across orgs. Not the first org: pgbench
+/// transitions its incidents at random.
 async fn transition_work(db: &domain::db::Db, orgs: &[uuid::Uuid]) -> Vec<(String, uuid::Uuid)> {
     let mut per_org = Vec::new();
     for org in orgs {
