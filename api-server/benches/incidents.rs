@@ -8,16 +8,19 @@
 //! Seeds 100 organizations × 1,000 incidents once, in its own database `opsdeck_bench` beside
 //! the test database (kept between runs; the tests never see it).
 
+#[path = "support/closed_loop.rs"]
+mod closed_loop;
 #[path = "../tests/api/issuer.rs"]
 #[allow(dead_code)]
 mod issuer;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use api_server::app::AppState;
+use closed_loop::closed_loop;
 use domain::config::Config;
 use domain::role::Role;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -377,37 +380,16 @@ impl Run<'_> {
             assert!(text.contains("\"version\":2"), "{text}");
             true
         };
-        let rps = self.rt.block_on(async {
-            let client = reqwest::Client::new();
-            let stop = Arc::new(AtomicBool::new(false));
-            let done = Arc::new(AtomicU64::new(0));
-            let mut tasks = Vec::new();
-            for _ in 0..self.concurrency {
-                let (client, url, work, next, stop, done) = (
-                    client.clone(),
-                    self.url.to_owned(),
-                    work.clone(),
-                    next.clone(),
-                    stop.clone(),
-                    done.clone(),
-                );
-                tasks.push(tokio::spawn(async move {
-                    while !stop.load(Ordering::Relaxed)
-                        && send(client.clone(), url.clone(), work.clone(), next.clone()).await
-                    {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                }));
-            }
-            let start = Instant::now();
-            tokio::time::sleep(Duration::from_secs(self.seconds)).await;
-            stop.store(true, Ordering::Relaxed);
-            let n = done.load(Ordering::Relaxed);
-            let elapsed = start.elapsed().as_secs_f64();
-            for t in tasks {
-                t.await.unwrap();
-            }
-            n as f64 / elapsed
+        let rps = self.rt.block_on({
+            let (client, url, work, next) = (
+                reqwest::Client::new(),
+                self.url.to_owned(),
+                work.clone(),
+                next.clone(),
+            );
+            closed_loop(self.concurrency, self.seconds, move || {
+                send(client.clone(), url.clone(), work.clone(), next.clone())
+            })
         });
         let tps = self.pgbench(script);
         // Open loop: one request every 1/rate s, whatever the answers do.
@@ -459,48 +441,26 @@ impl Run<'_> {
 
     fn api(&self, query: &str) -> f64 {
         let body = json!({ "query": query }).to_string();
-        self.rt.block_on(async {
-            let client = reqwest::Client::new();
-            let mut rps = 0.0;
-            for (measure, secs) in [(false, 1), (true, self.seconds)] {
-                let done = Arc::new(AtomicU64::new(0));
-                let stop = Arc::new(AtomicBool::new(false));
-                let mut tasks = Vec::new();
-                for _ in 0..self.concurrency {
-                    let (client, done, stop) = (client.clone(), done.clone(), stop.clone());
-                    let (url, key, body) = (self.url.to_owned(), self.key.to_owned(), body.clone());
-                    tasks.push(tokio::spawn(async move {
-                        while !stop.load(Ordering::Relaxed) {
-                            let r = client
-                                .post(&url)
-                                .bearer_auth(&key)
-                                .header("content-type", "application/json")
-                                .body(body.clone())
-                                .send()
-                                .await
-                                .unwrap();
-                            let text = r.text().await.unwrap();
-                            assert!(
-                                text.contains("\"edges\"") && !text.contains("\"errors\""),
-                                "{text}"
-                            );
-                            done.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }));
-                }
-                let start = Instant::now();
-                tokio::time::sleep(Duration::from_secs(secs)).await;
-                stop.store(true, Ordering::Relaxed);
-                let n = done.load(Ordering::Relaxed);
-                let elapsed = start.elapsed().as_secs_f64();
-                for t in tasks {
-                    t.await.unwrap();
-                }
-                if measure {
-                    rps = n as f64 / elapsed;
-                }
+        let client = reqwest::Client::new();
+        let (url, key) = (self.url.to_owned(), self.key.to_owned());
+        let request = move || {
+            let req = client
+                .post(&url)
+                .bearer_auth(&key)
+                .header("content-type", "application/json")
+                .body(body.clone());
+            async move {
+                let text = req.send().await.unwrap().text().await.unwrap();
+                assert!(
+                    text.contains("\"edges\"") && !text.contains("\"errors\""),
+                    "{text}"
+                );
+                true
             }
-            rps
+        };
+        self.rt.block_on(async {
+            closed_loop(self.concurrency, 1, request.clone()).await; // warm-up
+            closed_loop(self.concurrency, self.seconds, request).await
         })
     }
 

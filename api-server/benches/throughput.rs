@@ -8,16 +8,16 @@
 //! The load generator shares the machine with the server, so absolute figures understate
 //! the server; the ratios are what the goals are stated in.
 
+#[path = "support/closed_loop.rs"]
+mod closed_loop;
 #[path = "../tests/api/issuer.rs"]
 #[allow(dead_code)]
 mod issuer;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use api_server::app::AppState;
+use closed_loop::closed_loop;
 use domain::config::Config;
 use domain::org::OrgCtx;
 use domain::role::Role;
@@ -40,50 +40,37 @@ struct Scenario {
 }
 
 async fn load(s: &Scenario, client: &reqwest::Client, seconds: u64, concurrency: u64) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, done, stop) = (client.clone(), done.clone(), stop.clone());
-        let (url, body, bearer, org) = (
-            s.url.clone(),
-            s.body.clone(),
-            s.bearer.clone(),
-            s.org.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let mut req = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body.clone());
-                if let Some(b) = &bearer {
-                    req = req.bearer_auth(b);
-                }
-                if let Some(o) = &org {
-                    req = req.header("x-opsdeck-org", o);
-                }
-                let resp = req.send().await.expect("request");
-                assert!(resp.status().is_success(), "{}", resp.status());
-                let text = resp.bytes().await.expect("body");
-                assert!(
-                    !text.windows(8).any(|w| w == b"\"errors\""),
-                    "{}",
-                    String::from_utf8_lossy(&text)
-                );
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
-    let start = Instant::now();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let n = done.load(Ordering::Relaxed);
-    let elapsed = start.elapsed().as_secs_f64();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    n as f64 / elapsed
+    let (client, url, body, bearer, org) = (
+        client.clone(),
+        s.url.clone(),
+        s.body.clone(),
+        s.bearer.clone(),
+        s.org.clone(),
+    );
+    closed_loop(concurrency, seconds, move || {
+        let mut req = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some(b) = &bearer {
+            req = req.bearer_auth(b);
+        }
+        if let Some(o) = &org {
+            req = req.header("x-opsdeck-org", o);
+        }
+        async move {
+            let resp = req.send().await.expect("request");
+            assert!(resp.status().is_success(), "{}", resp.status());
+            let text = resp.bytes().await.expect("body");
+            assert!(
+                !text.windows(8).any(|w| w == b"\"errors\""),
+                "{}",
+                String::from_utf8_lossy(&text)
+            );
+            true
+        }
+    })
+    .await
 }
 
 fn main() {

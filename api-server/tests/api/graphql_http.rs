@@ -305,15 +305,7 @@ async fn plain_endpoints_answer_problem_json_with_security_headers() {
     )
     .await
     .data();
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics
             .contains("opsdeck_graphql_requests_total{operation=\"query.viewer\",outcome=\"ok\"}"),

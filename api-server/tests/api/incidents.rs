@@ -789,15 +789,7 @@ async fn timeline_is_append_only(app: TestApp) {
 
 /// Statements executed so far by this test process (each nextest test is its own process).
 async fn statements(app: &TestApp) -> u64 {
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     text.lines()
         .filter(|l| l.starts_with("opsdeck_db_statements_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())

@@ -285,6 +285,12 @@ impl TestApp {
         ]
     }
 
+    /// The Prometheus text of `/metrics` (this test process's own figures).
+    pub async fn metrics(&self) -> String {
+        let resp = self.http.get(self.url("/metrics")).send().await.unwrap();
+        resp.text().await.unwrap()
+    }
+
     /// POSTs a GraphQL request as `caller`.
     pub async fn gql(&self, caller: &Caller, query: &str, variables: Value) -> Gql {
         let mut req = self
