@@ -1,13 +1,13 @@
 //! The application's shared state, built once from the configuration.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use domain::auth::Authenticator;
 use domain::config::Config;
 use domain::db::Db;
 use domain::object_store::ObjectStore;
 use domain::oidc::OidcVerifier;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::graphql::{OpsdeckSchema, build_schema};
 
@@ -18,6 +18,7 @@ pub struct AppState {
     pub schema: OpsdeckSchema,
     pub store: ObjectStore,
     pub redis: Option<redis::Client>,
+    pub queue: domain::jobs::queue::Queue,
     pub metrics: PrometheusHandle,
 }
 
@@ -32,6 +33,7 @@ impl AppState {
             .map(|u| redis::Client::open(u.expose()))
             .transpose()?;
         let store = ObjectStore::from_config(&config).await?;
+        let queue = domain::jobs::queue::Queue::from_config(&config).await?;
         Ok(Arc::new(AppState {
             schema: build_schema(&config.graphql),
             authenticator: Authenticator::with_cache_ttl(
@@ -42,24 +44,37 @@ impl AppState {
             db,
             store,
             redis,
+            queue,
             metrics: metrics_handle(),
             config,
         }))
     }
 }
 
-/// The process-wide Prometheus recorder (the `metrics` facade has one global recorder).
+impl AppState {
+    /// Starts the job machinery of this process until SIGTERM: always the outbox relay (a
+    /// job reaches the queue the moment it commits); with `consume`, the whole worker
+    /// runtime as well (the embedded deployment has no other worker).
+    pub fn start_jobs(&self, consume: bool) {
+        let (rt, grace) = worker::runtime::Runtime::new(
+            self.db.clone(),
+            self.queue.clone(),
+            self.store.clone(),
+            self.config.clone(),
+        );
+        if consume {
+            tokio::spawn(async move {
+                if let Err(e) = worker::runtime::run(rt, grace, domain::shutdown_signal()).await {
+                    tracing::error!(error = %e, "in-process worker stopped");
+                }
+            });
+        } else {
+            worker::runtime::spawn_relay(&rt, domain::shutdown_signal());
+        }
+    }
+}
+
+/// The process-wide Prometheus recorder, shared with the in-process worker.
 pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            PrometheusBuilder::new()
-                .set_buckets(&[
-                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ])
-                .expect("static buckets")
-                .install_recorder()
-                .expect("one metrics recorder per process")
-        })
-        .clone()
+    worker::metrics_handle()
 }

@@ -198,6 +198,7 @@ fn duplicate(e: &DomainError) -> DomainError {
             message: message.clone(),
             details: details.clone(),
         },
+        DomainError::LeaseLost => DomainError::LeaseLost,
         DomainError::RateLimited(m) => DomainError::RateLimited(m.clone()),
         DomainError::QuotaExceeded(m) => DomainError::QuotaExceeded(m.clone()),
         DomainError::Internal(err) => DomainError::Internal(anyhow::anyhow!("{err:#}")),

@@ -26,14 +26,8 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     if app.config.is_embedded() {
         announce_bootstrap(&app).await?;
     }
-    if app.config.is_embedded() {
-        // The embedded deployment is one process: the worker's sweeps run here.
-        tokio::spawn(worker::sweeps::sla_sweep(
-            app.db.clone(),
-            std::time::Duration::from_secs(app.config.sla_sweep_secs),
-            domain::shutdown_signal(),
-        ));
-    }
+    // Without Redis the queue lives in this process, so its consumers must too.
+    app.start_jobs(app.config.redis_url.is_none());
     tracing::info!(%addr, embedded = app.config.is_embedded(), "api-server listening");
     eprintln!("Opsdeck API on http://{addr}/graphql");
     run(listener, app).await

@@ -76,6 +76,30 @@ pub struct S3Config {
     pub secret_access_key: Option<Secret>,
 }
 
+/// The job system's timings and limits (worker processes, and in-process when embedded).
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// A claimed job's lease; renewed every sixth of it while the handler runs.
+    pub lease_secs: u64,
+    /// Interval of the reconciler (expired leases, due retries, lost deliveries).
+    pub reconcile_secs: u64,
+    /// A delivered job still queued after this long is delivered again.
+    pub redeliver_after_secs: u64,
+    /// Default attempts of a job kind that does not set its own.
+    pub max_attempts: u32,
+    /// First retry delay; it doubles per attempt (with jitter) up to `retry_cap_secs`.
+    pub retry_base_secs: u64,
+    pub retry_cap_secs: u64,
+    /// Running jobs of one kind per org, at most.
+    pub org_concurrency: u32,
+    /// Jobs one worker process runs at once.
+    pub worker_concurrency: u32,
+    /// After SIGTERM, how long running jobs may take before they are released.
+    pub worker_grace_secs: u64,
+    /// The queues a worker consumes; `None` = all.
+    pub worker_queues: Option<Vec<String>>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -99,6 +123,7 @@ pub struct Config {
     pub auth_cache_secs: u64,
     /// Interval of the SLA sweep (worker processes; in-process when embedded).
     pub sla_sweep_secs: u64,
+    pub jobs: JobsConfig,
     /// The server's external base URL (local object links); default `http://` + listen address.
     pub public_url: Option<String>,
     /// HMAC key for local object links; default: generated once into `OPSDECK_DATA_DIR`.
@@ -269,6 +294,52 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "Interval of the SLA sweep that records AT_RISK and BREACHED (worker; in-process when embedded).",
     ),
     (
+        "OPSDECK_JOBS_LEASE_SECS",
+        "30",
+        "Lease of a running job; a worker that stops renewing it (killed, cut off) loses the job to the reconciler after this.",
+    ),
+    (
+        "OPSDECK_JOBS_RECONCILE_SECS",
+        "2",
+        "Interval of the reconciler: expired leases, due retries and lost queue deliveries.",
+    ),
+    (
+        "OPSDECK_JOBS_REDELIVER_AFTER_SECS",
+        "30",
+        "A job delivered to the queue but still queued after this long is delivered again (e.g. after Redis was flushed).",
+    ),
+    (
+        "OPSDECK_JOBS_MAX_ATTEMPTS",
+        "3",
+        "Attempts of a job before it is dead-lettered (retryable failures only).",
+    ),
+    (
+        "OPSDECK_JOBS_RETRY_BASE_SECS",
+        "10",
+        "First retry delay; doubles per attempt, with jitter.",
+    ),
+    ("OPSDECK_JOBS_RETRY_CAP_SECS", "300", "Longest retry delay."),
+    (
+        "OPSDECK_JOBS_ORG_CONCURRENCY",
+        "2",
+        "Running jobs of one kind per organization, at most; the rest wait their turn.",
+    ),
+    (
+        "OPSDECK_WORKER_CONCURRENCY",
+        "4",
+        "Jobs a worker process runs at once.",
+    ),
+    (
+        "OPSDECK_WORKER_GRACE_SECS",
+        "20",
+        "On SIGTERM, how long running jobs may finish before the worker releases them and exits.",
+    ),
+    (
+        "OPSDECK_WORKER_QUEUES",
+        "all",
+        "Comma-separated queues this worker consumes (reports, probes).",
+    ),
+    (
         "OPSDECK_AUTH_CACHE_SECS",
         "5",
         "Seconds a verified API key or token is trusted without a database look-up (0 = off); a key revoked in another replica stops within this.",
@@ -323,6 +394,14 @@ impl Sources {
                 "0" | "false" | "off" | "no" => Ok(false),
                 _ => Err(self.invalid(key, format!("expected true or false, got {v:?}"))),
             },
+        }
+    }
+
+    /// A whole number above zero.
+    fn positive(&self, key: &str, default: u64) -> Result<u64, ConfigError> {
+        match self.parse(key, default, "a positive whole number")? {
+            0 => Err(self.invalid(key, "expected a positive whole number")),
+            n => Ok(n),
         }
     }
 
@@ -602,6 +681,42 @@ impl Config {
                     ));
                 }
                 n => n,
+            },
+            jobs: JobsConfig {
+                lease_secs: s.positive("OPSDECK_JOBS_LEASE_SECS", 30)?,
+                reconcile_secs: s.positive("OPSDECK_JOBS_RECONCILE_SECS", 2)?,
+                redeliver_after_secs: s.positive("OPSDECK_JOBS_REDELIVER_AFTER_SECS", 30)?,
+                max_attempts: s.positive("OPSDECK_JOBS_MAX_ATTEMPTS", 3)? as u32,
+                retry_base_secs: s.positive("OPSDECK_JOBS_RETRY_BASE_SECS", 10)?,
+                retry_cap_secs: s.positive("OPSDECK_JOBS_RETRY_CAP_SECS", 300)?,
+                org_concurrency: s.positive("OPSDECK_JOBS_ORG_CONCURRENCY", 2)? as u32,
+                worker_concurrency: s.positive("OPSDECK_WORKER_CONCURRENCY", 4)? as u32,
+                worker_grace_secs: s.parse(
+                    "OPSDECK_WORKER_GRACE_SECS",
+                    20,
+                    "a number of seconds",
+                )?,
+                worker_queues: match s.string("OPSDECK_WORKER_QUEUES") {
+                    None => None,
+                    Some(raw) if raw.trim() == "all" => None,
+                    Some(raw) => {
+                        let queues: Vec<String> =
+                            raw.split(',').map(|q| q.trim().to_owned()).collect();
+                        if let Some(bad) = queues
+                            .iter()
+                            .find(|q| !crate::jobs::QUEUES.contains(&q.as_str()))
+                        {
+                            return Err(s.invalid(
+                                "OPSDECK_WORKER_QUEUES",
+                                format!(
+                                    "unknown queue {bad:?}; expected some of {}",
+                                    crate::jobs::QUEUES.join(", ")
+                                ),
+                            ));
+                        }
+                        Some(queues)
+                    }
+                },
             },
             unknown_variables: Vec::new(),
         })

@@ -26,12 +26,22 @@ pub struct Scope<'a> {
     pub user_id: Option<Uuid>,
     /// The API keys with this prefix (`key_lookup` policy), for authentication only.
     pub api_key_prefix: Option<&'a str>,
+    /// Every org's jobs, job attempts and outbox rows (`system_dispatch` policy): the relay
+    /// and the reconciler only. No request path sets it.
+    pub system: bool,
 }
 
 impl<'a> Scope<'a> {
     pub fn org(org_id: Uuid) -> Self {
         Scope {
             org_id: Some(org_id),
+            ..Default::default()
+        }
+    }
+
+    pub fn system() -> Self {
+        Scope {
+            system: true,
             ..Default::default()
         }
     }
@@ -65,11 +75,11 @@ pub async fn begin(db: &Db, scope: Scope<'_>) -> DomainResult<DatabaseTransactio
 /// Changes the scope inside an open transaction (e.g. after creating an organization).
 pub async fn set_scope(tx: &DatabaseTransaction, scope: Scope<'_>) -> DomainResult<()> {
     if tx.get_database_backend() == DbBackend::Postgres {
-        // One round trip for all three settings; an empty string means "none".
+        // One round trip for all the settings; an empty string means "none".
         tx.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \
-             set_config('app.api_key_prefix', $3, true)",
+             set_config('app.api_key_prefix', $3, true), set_config('app.system', $4, true)",
             [
                 scope
                     .org_id
@@ -82,6 +92,7 @@ pub async fn set_scope(tx: &DatabaseTransaction, scope: Scope<'_>) -> DomainResu
                     .unwrap_or_default()
                     .into(),
                 scope.api_key_prefix.unwrap_or_default().to_owned().into(),
+                if scope.system { "on" } else { "" }.to_owned().into(),
             ],
         ))
         .await?;

@@ -81,6 +81,10 @@ pub enum DomainError {
         message: String,
         details: Map<String, Value>,
     },
+    /// A write of a job attempt whose fencing token is no longer the job's: the lease
+    /// expired and the job was reclaimed, or it finished or was cancelled meanwhile.
+    #[error("the job's lease has passed on; this attempt's writes are refused")]
+    LeaseLost,
     #[error("{0}")]
     RateLimited(String),
     #[error("{0}")]
@@ -97,7 +101,7 @@ impl DomainError {
             DomainError::Forbidden { .. } | DomainError::ForbiddenOther(_) => ErrorCode::Forbidden,
             DomainError::NotFound { .. } => ErrorCode::NotFound,
             DomainError::InvalidInput { .. } => ErrorCode::BadUserInput,
-            DomainError::Conflict { .. } => ErrorCode::Conflict,
+            DomainError::Conflict { .. } | DomainError::LeaseLost => ErrorCode::Conflict,
             DomainError::RateLimited(_) => ErrorCode::RateLimited,
             DomainError::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
             DomainError::Internal(_) => ErrorCode::Internal,

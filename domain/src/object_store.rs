@@ -297,6 +297,62 @@ impl ObjectStore {
         Ok(grant)
     }
 
+    /// Stores the file at `path` as `key`, streamed from disk (memory stays bounded).
+    pub async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> anyhow::Result<u64> {
+        anyhow::ensure!(safe_key(key), "unsafe object key");
+        let size = tokio::fs::metadata(path).await?.len();
+        match self {
+            ObjectStore::Local { dir, .. } => {
+                let target = dir.join(key);
+                if let Some(parent) = target.parent() {
+                    tokio::fs::create_dir_all(parent).await?;
+                }
+                // Copy beside the target, then rename: a reader never sees half a file.
+                let partial = target.with_extension("partial");
+                tokio::fs::copy(path, &partial).await?;
+                tokio::fs::rename(&partial, &target).await?;
+            }
+            ObjectStore::S3 { client, bucket } => {
+                let body = aws_sdk_s3::primitives::ByteStream::from_path(path).await?;
+                client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .content_type(content_type)
+                    .content_length(size as i64)
+                    .body(body)
+                    .send()
+                    .await?;
+            }
+        }
+        Ok(size)
+    }
+
+    /// Removes `key`; a missing object is not an error.
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(safe_key(key), "unsafe object key");
+        match self {
+            ObjectStore::Local { dir, .. } => match tokio::fs::remove_file(dir.join(key)).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+                _ => Ok(()),
+            },
+            ObjectStore::S3 { client, bucket } => {
+                client
+                    .delete_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
     /// The file behind a local object key.
     pub fn local_path(&self, key: &str) -> Option<PathBuf> {
         match self {

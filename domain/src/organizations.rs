@@ -77,6 +77,7 @@ async fn create_inner(
         slug: Set(input.slug.clone()),
         name: Set(input.name),
         created_at: Set(crate::time::now()),
+        retention_days: Set(30),
     }
     .insert(&tx)
     .await

@@ -9,6 +9,11 @@ use uuid::Uuid;
 
 use crate::error::DomainResult;
 
+/// A job to hand to the queue (`{ jobId, kind }`); the relay delivers it.
+pub const JOB_ENQUEUED: &str = "job.enqueued";
+/// A job's status changed (`{ jobId, kind, status, attempt }`).
+pub const JOB_STATUS_CHANGED: &str = "job.status_changed";
+
 /// Records `event` (a stable name such as `incident.status_changed`) for `org_id`.
 pub async fn enqueue(
     conn: &impl ConnectionTrait,

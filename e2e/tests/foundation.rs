@@ -251,3 +251,116 @@ async fn worker_starts_reports_health_and_stops_on_sigterm() {
         .unwrap();
     assert!(status.success(), "worker exits 0 on SIGTERM: {status:?}");
 }
+
+fn job_timings(cmd: &mut Command) {
+    cmd.env("OPSDECK_JOBS_LEASE_SECS", "2")
+        .env("OPSDECK_JOBS_RECONCILE_SECS", "1")
+        .env("OPSDECK_JOBS_RETRY_BASE_SECS", "1")
+        .env("OPSDECK_JOBS_RETRY_CAP_SECS", "2");
+}
+
+async fn start_worker() -> Child {
+    let mut cmd = Command::new(binary("worker"));
+    production_env(&mut cmd, "unused");
+    job_timings(&mut cmd);
+    cmd.env("OPSDECK_LOG", "info");
+    let mut worker = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    wait_for_line(&mut worker, "consuming").await;
+    worker
+}
+
+/// `kill -9` of the worker running a job: the job's lease expires, another worker's
+/// reconciler reclaims it, and it completes exactly once, its attempts telling the story.
+#[tokio::test]
+async fn a_worker_killed_mid_job_loses_nothing() {
+    let slug = format!("kill-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let mut cli = Command::new(binary("api-server"));
+    production_env(&mut cli, "unused");
+    let out = cli
+        .args(["create-organization", "--slug", &slug, "--name", "Kill"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cli = Command::new(binary("api-server"));
+    production_env(&mut cli, "unused");
+    let out = cli
+        .args([
+            "create-api-key",
+            "--org",
+            &slug,
+            "--role",
+            "ADMIN",
+            "--name",
+            "e2e",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    let mut serve = Command::new(binary("api-server"));
+    production_env(&mut serve, "unused");
+    job_timings(&mut serve);
+    let mut server = serve.stderr(Stdio::piped()).spawn().unwrap();
+    let line = wait_for_line(&mut server, "Opsdeck API on ").await;
+    let base = line
+        .trim_start_matches("Opsdeck API on ")
+        .trim_end_matches("/graphql")
+        .to_owned();
+
+    let mut first = start_worker().await;
+    let r = gql(
+        &base,
+        &key,
+        None,
+        "mutation { runFleetProbe(input: { sleepMs: 6000 }) { id status } }",
+    )
+    .await;
+    let id = r["data"]["runFleetProbe"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_owned();
+    let query = format!(
+        "{{ job(id: \"{id}\") {{ status attempt progress result attempts {{ attempt outcome worker error }} }} }}"
+    );
+    let poll = async |want: &str, within: Duration| -> Value {
+        let start = std::time::Instant::now();
+        loop {
+            let r = gql(&base, &key, None, &query).await;
+            let job = r["data"]["job"].clone();
+            if job["status"] == want {
+                return job;
+            }
+            assert!(start.elapsed() < within, "job not {want}: {r}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    poll("RUNNING", Duration::from_secs(10)).await;
+    first.start_kill().unwrap(); // SIGKILL: no release, no last write
+    first.wait().await.unwrap();
+
+    let mut second = start_worker().await;
+    let done = poll("SUCCEEDED", Duration::from_secs(40)).await;
+    let attempts = done["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{done}");
+    assert_eq!(attempts[0]["outcome"], "LEASE_EXPIRED", "{done}");
+    assert_eq!(attempts[1]["outcome"], "SUCCEEDED", "{done}");
+    assert_ne!(attempts[0]["worker"], attempts[1]["worker"]);
+    assert_eq!(done["attempt"], 2);
+    // The result was written once, by the surviving attempt.
+    assert_eq!(done["result"]["attempt"], 2);
+    assert_eq!(done["result"]["worker"], attempts[1]["worker"]);
+
+    second.start_kill().unwrap();
+    server.kill().await.unwrap();
+}

@@ -10,6 +10,7 @@ mod m20261201_000002_incidents;
 mod m20261201_000003_incident_work;
 mod m20261201_000004_incident_search;
 mod m20261201_000005_incident_attachments;
+mod m20261201_000006_jobs;
 mod sql;
 
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_incident_work::Migration),
             Box::new(m20261201_000004_incident_search::Migration),
             Box::new(m20261201_000005_incident_attachments::Migration),
+            Box::new(m20261201_000006_jobs::Migration),
         ]
     }
 }
@@ -35,6 +37,7 @@ pub fn tenant_tables() -> Vec<&'static str> {
         m20261201_000002_incidents::TENANT_TABLES,
         m20261201_000003_incident_work::TENANT_TABLES,
         m20261201_000005_incident_attachments::TENANT_TABLES,
+        m20261201_000006_jobs::TENANT_TABLES,
     ]
     .concat()
 }

@@ -1,7 +1,11 @@
-//! Opsdeck's worker: the process that executes long-running jobs and scheduled sweeps. Today
-//! it runs the SLA sweep; queue consumers arrive with the jobs work. It has its command line,
-//! configuration, health and metrics endpoints, and graceful shutdown.
+//! Opsdeck's worker: the process that executes jobs from the queues and runs the scheduled
+//! work (reconciler, SLA sweep). It is also a library: the embedded api-server runs the same
+//! runtime in-process.
 
+pub mod execute;
+pub mod handlers;
+pub mod reports;
+pub mod runtime;
 pub mod sweeps;
 
 use std::sync::OnceLock;
@@ -31,9 +35,12 @@ fn uuid_suffix() -> String {
     format!("{nanos:08x}")
 }
 
-/// `worker serve`: health and metrics on `OPSDECK_WORKER_LISTEN` until SIGTERM or Ctrl-C.
+/// `worker serve`: consume the queues, with health and metrics on `OPSDECK_WORKER_LISTEN`,
+/// until SIGTERM or Ctrl-C; then finish or release running jobs within the grace period.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let db = domain::db::connect(&config).await?;
+    let queue = domain::jobs::queue::Queue::from_config(&config).await?;
+    let store = domain::object_store::ObjectStore::from_config(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.worker_listen)
         .await
         .map_err(|e| {
@@ -42,13 +49,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 config.worker_listen
             )
         })?;
-    let name = worker_name();
-    tracing::info!(worker = %name, addr = %listener.local_addr()?, "worker started");
-    let sweep = tokio::spawn(sweeps::sla_sweep(
-        db.clone(),
-        Duration::from_secs(config.sla_sweep_secs),
-        domain::shutdown_signal(),
-    ));
+    let metrics = metrics_handle();
+    let (rt, grace) = runtime::Runtime::new(db.clone(), queue, store, config);
+    tracing::info!(worker = %rt.worker_id, addr = %listener.local_addr()?, "worker started");
+    let depth = tokio::spawn(queue_depth(db.clone(), domain::shutdown_signal()));
     let app = Router::new()
         .route(
             "/healthz",
@@ -56,15 +60,59 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
         .route(
             "/metrics",
-            get(|| async { "# no job queues are registered yet\n" }),
+            get(move || std::future::ready(metrics.render())),
         );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(domain::shutdown_signal())
-        .await?;
-    let _ = sweep.await;
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(domain::shutdown_signal())
+            .await
+    });
+    let worker_id = rt.worker_id.clone();
+    let consumed = runtime::run(rt, grace, domain::shutdown_signal()).await;
+    let _ = http.await;
+    depth.abort();
     db.close().await?;
-    tracing::info!(worker = %name, "worker stopped");
-    Ok(())
+    tracing::info!(worker = %worker_id, "worker stopped");
+    consumed
+}
+
+/// `opsdeck_jobs_queue_depth{kind,status}`: queued and running jobs, from the database
+/// (the truth; apalis' own counts say nothing about retries waiting or capped orgs).
+async fn queue_depth(db: domain::db::Db, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tick.tick() => {}
+        }
+        match domain::jobs::store::depth(&db).await {
+            Ok(rows) => {
+                for (kind, status, n) in rows {
+                    metrics::gauge!("opsdeck_jobs_queue_depth", "kind" => kind, "status" => status)
+                        .set(n as f64);
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "queue depth unavailable"),
+        }
+    }
+}
+
+/// The process-wide Prometheus recorder (the `metrics` facade has one global recorder).
+pub fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ])
+                .expect("static buckets")
+                .install_recorder()
+                .expect("one metrics recorder per process")
+        })
+        .clone()
 }
 
 /// JSON logs (or text), filtered by `OPSDECK_LOG`; the same shape as the api-server's.

@@ -38,6 +38,10 @@ pub const MUTATION_ROLES: &[(&str, Need)] = &[
     ("createSavedView", Need::Role(Role::Viewer)),
     ("createIncidentAttachmentUpload", Need::Role(Role::Engineer)),
     ("completeIncidentAttachment", Need::Role(Role::Engineer)),
+    ("requestIncidentReport", Need::Role(Role::Viewer)),
+    ("cancelJob", Need::Role(Role::Engineer)),
+    ("retryJob", Need::Role(Role::Manager)),
+    ("runFleetProbe", Need::Role(Role::Admin)),
 ];
 
 /// Minimum roles of sensitive query fields (`Type.field`).
@@ -52,6 +56,10 @@ pub const FIELD_ROLES: &[(&str, Role)] = &[
     ("Query.slaPolicies", Role::Viewer),
     ("Query.savedViews", Role::Viewer),
     ("Query.incidentMetrics", Role::Viewer),
+    ("Query.job", Role::Viewer),
+    ("Query.jobs", Role::Viewer),
+    ("Query.report", Role::Viewer),
+    ("Query.reports", Role::Viewer),
 ];
 
 pub fn mutation_need(name: &str) -> Option<Need> {

@@ -6,6 +6,7 @@ pub mod error;
 pub mod foundation;
 pub mod ids;
 pub mod incidents;
+pub mod jobs;
 pub mod limits;
 pub mod loaders;
 
@@ -16,12 +17,13 @@ use domain::config::GraphqlLimits;
 
 use foundation::{mutation::FoundationMutation, query::FoundationQuery};
 use incidents::{mutation::IncidentMutation, query::IncidentQuery};
+use jobs::{mutation::JobMutation, query::JobQuery};
 
 #[derive(MergedObject, Default)]
-pub struct Query(FoundationQuery, IncidentQuery);
+pub struct Query(FoundationQuery, IncidentQuery, JobQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(FoundationMutation, IncidentMutation);
+pub struct Mutation(FoundationMutation, IncidentMutation, JobMutation);
 
 pub type OpsdeckSchema = Schema<Query, Mutation, EmptySubscription>;
 

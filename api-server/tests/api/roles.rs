@@ -77,6 +77,19 @@ fn sample(name: &str) -> (&'static str, Value) {
             "mutation($id: ID!) { completeActionItem(id: $id) { id } }",
             json!({ "id": id }),
         ),
+        "requestIncidentReport" => (
+            "mutation { requestIncidentReport(input: { format: CSV, from: \"2026-01-01T00:00:00Z\", to: \"2026-02-01T00:00:00Z\" }) { id } }",
+            json!({}),
+        ),
+        "cancelJob" => (
+            "mutation($id: ID!) { cancelJob(id: $id) { id } }",
+            json!({ "id": id }),
+        ),
+        "retryJob" => (
+            "mutation($id: ID!) { retryJob(id: $id) { id } }",
+            json!({ "id": id }),
+        ),
+        "runFleetProbe" => ("mutation { runFleetProbe(input: {}) { id } }", json!({})),
         "createSavedView" => (
             "mutation { createSavedView(input: { name: \"v\", filter: {} }) { id } }",
             json!({}),

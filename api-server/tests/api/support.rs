@@ -145,9 +145,27 @@ impl Drop for TempDir {
 pub struct Builder {
     backend: Backend,
     env: BTreeMap<String, String>,
+    jobs: bool,
 }
 
 impl Builder {
+    /// Runs the job runtime in-process with test timings (2 s leases, 1 s retries). On
+    /// PostgreSQL the queue is the test Redis and reports go to a fresh bucket of the S3
+    /// test server, so whichever test process's worker runs a job, its file is readable.
+    pub fn jobs(mut self) -> Self {
+        self.jobs = true;
+        for (k, v) in [
+            ("OPSDECK_JOBS_LEASE_SECS", "2"),
+            ("OPSDECK_JOBS_RECONCILE_SECS", "1"),
+            ("OPSDECK_JOBS_RETRY_BASE_SECS", "1"),
+            ("OPSDECK_JOBS_RETRY_CAP_SECS", "2"),
+            ("OPSDECK_JOBS_MAX_ATTEMPTS", "2"),
+        ] {
+            self.env.entry(k.to_owned()).or_insert_with(|| v.to_owned());
+        }
+        self
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.insert(key.to_owned(), value.to_owned());
         self
@@ -177,6 +195,31 @@ impl Builder {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        if self.backend == Backend::Postgres && self.jobs {
+            let s3 = env("OPSDECK_TEST_S3_ENDPOINT");
+            let bucket = format!(
+                "opsdeck-jobs-{}",
+                &Uuid::now_v7().simple().to_string()[20..]
+            );
+            let created = reqwest::Client::new()
+                .put(format!("{s3}/{bucket}"))
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                created.status().is_success(),
+                "bucket {bucket}: {created:?}"
+            );
+            for (k, v) in [
+                ("OPSDECK_REDIS_URL", env("OPSDECK_TEST_REDIS_URL")),
+                ("OPSDECK_S3_BUCKET", bucket),
+                ("OPSDECK_S3_ENDPOINT", s3),
+                ("OPSDECK_S3_ACCESS_KEY_ID", "test".into()),
+                ("OPSDECK_S3_SECRET_ACCESS_KEY", "test".into()),
+            ] {
+                vars.insert(k.into(), v);
+            }
+        }
         if self.backend == Backend::Postgres {
             vars.insert("OPSDECK_DATABASE_URL".into(), env("OPSDECK_TEST_APP_URL"));
             vars.insert(
@@ -188,6 +231,9 @@ impl Builder {
         let config = Config::from_env_map(vars).expect("test configuration");
         domain::db::migrate(&config).await.expect("migrations");
         let app = AppState::new(config).await.expect("app state");
+        if self.jobs {
+            app.start_jobs(true);
+        }
         let served = app.clone();
         tokio::spawn(async move { api_server::serve::run(listener, served).await.unwrap() });
 
@@ -265,6 +311,7 @@ impl TestApp {
         Builder {
             backend,
             env: BTreeMap::new(),
+            jobs: false,
         }
     }
 

@@ -38,6 +38,43 @@ pub struct IncidentFilter {
     pub created_before: Option<DateTime<Utc>>,
 }
 
+impl IncidentFilter {
+    /// The domain's filter; `at` names the argument in error messages.
+    pub fn into_domain(self, at: &str) -> async_graphql::Result<ListFilter> {
+        if self
+            .search
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > 200)
+        {
+            return Err(bad_input(format!("{at}.search: at most 200 characters")));
+        }
+        Ok(ListFilter {
+            statuses: self
+                .status
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            severities: self
+                .severity
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            tags: self.tags.unwrap_or_default(),
+            service: self.service,
+            assignee_id: self
+                .assignee_id
+                .as_ref()
+                .map(|id| parse_id(&format!("{at}.assigneeId"), id))
+                .transpose()?,
+            search: self.search,
+            created_after: self.created_after,
+            created_before: self.created_before,
+        })
+    }
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum IncidentOrderField {
@@ -167,34 +204,7 @@ impl IncidentQuery {
             .as_deref()
             .map(|a| decode(a, order.field))
             .transpose()?;
-        let f = filter.unwrap_or_default();
-        if f.search.as_ref().is_some_and(|s| s.chars().count() > 200) {
-            return Err(bad_input("filter.search: at most 200 characters"));
-        }
-        let filter = ListFilter {
-            statuses: f
-                .status
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            severities: f
-                .severity
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            tags: f.tags.unwrap_or_default(),
-            service: f.service,
-            assignee_id: f
-                .assignee_id
-                .as_ref()
-                .map(|id| parse_id("filter.assigneeId", id))
-                .transpose()?,
-            search: f.search,
-            created_after: f.created_after,
-            created_before: f.created_before,
-        };
+        let filter = filter.unwrap_or_default().into_domain("filter")?;
         let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
         let page = incidents::query::list(rc.db(), &org, &filter, order, first, after)
             .await

@@ -1,0 +1,204 @@
+//! Incident reports end to end: requested through the API, rendered by the in-process
+//! worker, stored (local store on SQLite, the S3 test server on PostgreSQL) and
+//! downloaded through the short-lived link; contents checked; org-scoped.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use crate::support::{Backend, Persona, TestApp};
+
+macro_rules! with_jobs_on_both {
+    ($($case:ident),+ $(,)?) => {$(
+        mod $case {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$case($crate::support::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$case($crate::support::Backend::Postgres).await
+            }
+        }
+    )+};
+}
+
+with_jobs_on_both!(csv_and_json_reports_render_and_download);
+
+const REPORT: &str =
+    "id format status progress error rowCount sizeBytes downloadUrl from to job { kind attempt }";
+
+async fn create(app: &TestApp, who: &Persona, title: &str, severity: &str) -> Value {
+    let r = app
+        .gql(&who.caller(), "mutation($t: String!, $s: Severity!) { createIncident(input: { title: $t, severity: $s }) { id version } }", json!({ "t": title, "s": severity }))
+        .await;
+    r.data()["createIncident"].clone()
+}
+
+async fn request(app: &TestApp, who: &Persona, vars: Value) -> crate::support::Gql {
+    app.gql(
+        &who.caller(),
+        &format!("mutation($f: ReportFormat!, $from: DateTime!, $to: DateTime!, $filter: IncidentFilter) {{ requestIncidentReport(input: {{ format: $f, from: $from, to: $to, filter: $filter }}) {{ {REPORT} }} }}"),
+        vars,
+    )
+    .await
+}
+
+async fn wait_done(app: &TestApp, id: &Value) -> Value {
+    let start = Instant::now();
+    loop {
+        let r = app
+            .gql(
+                &app.viewer_a.caller(),
+                &format!("query($id: ID!) {{ report(id: $id) {{ {REPORT} }} }}"),
+                json!({ "id": id }),
+            )
+            .await;
+        let report = r.data()["report"].clone();
+        if report["status"] == "SUCCEEDED" {
+            return report;
+        }
+        assert!(
+            ["QUEUED", "RUNNING"].contains(&report["status"].as_str().unwrap()),
+            "{report}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(20), "{report}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn csv_and_json_reports_render_and_download(backend: Backend) {
+    let app = TestApp::builder(backend).jobs().start().await;
+    let from = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let evil = create(&app, &app.engineer_a, "=HYPERLINK(\"http://x\")", "SEV1").await;
+    create(&app, &app.engineer_a, "Checkout, \"slow\"", "SEV2").await;
+    let acked = create(&app, &app.engineer_a, "@sum(A1)", "SEV1").await;
+    let r = app
+        .gql(&app.engineer_a.caller(), "mutation($id: ID!, $v: Int!) { transitionIncident(input: { id: $id, to: INVESTIGATING, expectedVersion: $v }) { id } }", json!({ "id": acked["id"], "v": acked["version"] }))
+        .await;
+    r.data();
+    create(&app, &app.admin_b, "Org B's own", "SEV1").await;
+    let to = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+
+    let csv = request(
+        &app,
+        &app.viewer_a,
+        json!({ "f": "CSV", "from": from, "to": to }),
+    )
+    .await;
+    let csv = csv.data()["requestIncidentReport"].clone();
+    assert_eq!(csv["status"], "QUEUED");
+    assert!(csv["downloadUrl"].is_null());
+    let json_report = request(
+        &app,
+        &app.viewer_a,
+        json!({ "f": "JSON", "from": from, "to": to, "filter": { "severity": ["SEV1"] } }),
+    )
+    .await;
+    let json_report = json_report.data()["requestIncidentReport"].clone();
+
+    let csv = wait_done(&app, &csv["id"]).await;
+    assert_eq!(csv["rowCount"], 3);
+    assert_eq!(csv["progress"], 100);
+    assert_eq!(csv["job"]["kind"], "incident_report");
+    let body = app
+        .http
+        .get(csv["downloadUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(body.status().is_success(), "{}", body.status());
+    let text = body.text().await.unwrap();
+    assert_eq!(text.len() as i64, csv["sizeBytes"].as_i64().unwrap());
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("number,key,id,title,severity,status"));
+    assert!(
+        text.contains(r#""'=HYPERLINK(""http://x"")""#),
+        "formula escaped and quoted per RFC 4180: {text}"
+    );
+    assert!(text.contains(r#""Checkout, ""slow""""#), "{text}");
+    assert!(text.contains("'@sum(A1)"), "{text}");
+    assert!(!text.contains("Org B"), "{text}");
+    let acked_line = lines.iter().find(|l| l.contains("@sum")).unwrap();
+    let cells: Vec<&str> = acked_line.split(',').collect();
+    assert!(
+        cells[16].parse::<f64>().unwrap() >= 0.0,
+        "time to acknowledge: {acked_line}"
+    );
+
+    let json_report = wait_done(&app, &json_report["id"]).await;
+    let doc: Value = app
+        .http
+        .get(json_report["downloadUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["count"], 2);
+    assert_eq!(doc["organization"], "Org A");
+    let titles: Vec<&str> = doc["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["=HYPERLINK(\"http://x\")", "@sum(A1)"]);
+    assert!(doc["incidents"][1]["timeToAcknowledgeSeconds"].is_number());
+    assert!(doc["incidents"][0]["timeToAcknowledgeSeconds"].is_null());
+    assert_eq!(doc["incidents"][0]["id"], evil["id"]);
+
+    // Org-scoped: B sees neither report.
+    let r = app
+        .gql(
+            &app.admin_b.caller(),
+            "query($id: ID!) { report(id: $id) { id } }",
+            json!({ "id": csv["id"] }),
+        )
+        .await;
+    assert_eq!(r.code(), "NOT_FOUND");
+    let r = app
+        .gql(
+            &app.admin_b.caller(),
+            "{ reports(first: 50) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.data()["reports"]["edges"], json!([]));
+    let r = app
+        .gql(
+            &app.viewer_a.caller(),
+            "{ reports(first: 1) { edges { node { id } } pageInfo { hasNextPage } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r.data()["reports"]["edges"][0]["node"]["id"],
+        json_report["id"]
+    );
+    assert_eq!(r.data()["reports"]["pageInfo"]["hasNextPage"], true);
+
+    // Bad input changes nothing.
+    for (vars, field) in [
+        (json!({ "f": "CSV", "from": to, "to": from }), "to"),
+        (json!({ "f": "PDF", "from": from, "to": to }), "format"),
+    ] {
+        let r = request(&app, &app.viewer_a, vars).await;
+        assert_eq!(r.code(), "BAD_USER_INPUT", "{}", r.body);
+        assert_eq!(
+            r.body["errors"][0]["extensions"]["fields"][0]["field"],
+            field
+        );
+    }
+    let r = app
+        .gql(
+            &app.viewer_a.caller(),
+            "{ reports(first: 50) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.data()["reports"]["edges"].as_array().unwrap().len(), 2);
+}

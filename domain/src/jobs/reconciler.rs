@@ -1,0 +1,124 @@
+//! The reconciler: the database is the truth, so whatever the queue lost or a dead worker
+//! held is found here and set moving again. Run on a schedule by every worker process (and
+//! in-process when embedded); every change it makes is conditional, so any number of
+//! reconcilers can run at once.
+//!
+//! - `RUNNING` with an expired lease → the attempt is recorded as lost, and the job is
+//!   queued after a backoff (or dead-lettered, or cancelled if that was asked).
+//! - `QUEUED`, due, and never delivered (a retry) or delivered too long ago (Redis flushed,
+//!   a delivery dropped) → delivered again.
+
+use std::time::Duration;
+
+use entity::job;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::queue::Queue;
+use super::store::{self, Policy};
+use super::{Delivery, Status, contracts};
+use crate::db::{self, Db, Scope};
+use crate::error::DomainResult;
+
+const BATCH: u64 = 500;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reconciled {
+    pub leases_expired: usize,
+    pub redelivered: usize,
+}
+
+pub async fn reconcile_once(
+    db: &Db,
+    queue: &Queue,
+    policy: &Policy,
+    redeliver_after: Duration,
+) -> DomainResult<Reconciled> {
+    let mut done = Reconciled::default();
+    let now = crate::time::now();
+
+    let tx = db::begin(db, Scope::system()).await?;
+    let expired = job::Entity::find()
+        .filter(job::Column::Status.eq(Status::Running.as_str()))
+        .filter(job::Column::LeaseExpiresAt.lt(now))
+        .order_by_asc(job::Column::LeaseExpiresAt)
+        .limit(BATCH)
+        .all(&tx)
+        .await?;
+    for row in &expired {
+        if store::expire_lease(&tx, row, policy).await? {
+            tracing::warn!(job_id = %row.id, org_id = %row.org_id, kind = %row.kind,
+                worker = row.lease_owner.as_deref().unwrap_or("?"), "lease expired; job reclaimed");
+            done.leases_expired += 1;
+        }
+    }
+    tx.commit().await?;
+
+    let stale = now - chrono::Duration::from_std(redeliver_after).unwrap_or_default();
+    let tx = db::begin(db, Scope::system()).await?;
+    let due = job::Entity::find()
+        .filter(job::Column::Status.eq(Status::Queued.as_str()))
+        .filter(job::Column::RunAfter.lte(now))
+        .filter(
+            Condition::any()
+                .add(job::Column::DeliveredAt.is_null())
+                .add(job::Column::DeliveredAt.lt(stale)),
+        )
+        .order_by_asc(job::Column::RunAfter)
+        .limit(BATCH)
+        .all(&tx)
+        .await?;
+    let mut ids = Vec::with_capacity(due.len());
+    let mut woken: Vec<&'static str> = Vec::new();
+    for row in &due {
+        let Some(queue_name) = contracts::queue_of(&row.kind) else {
+            continue;
+        };
+        queue
+            .push(
+                queue_name,
+                &Delivery {
+                    job_id: row.id,
+                    org_id: row.org_id,
+                },
+            )
+            .await
+            .map_err(crate::error::DomainError::Internal)?;
+        ids.push(row.id);
+        if !woken.contains(&queue_name) {
+            woken.push(queue_name);
+        }
+    }
+    store::mark_delivered(&tx, &ids).await?;
+    tx.commit().await?;
+    queue.wake(&woken).await;
+    done.redelivered = ids.len();
+    Ok(done)
+}
+
+/// Reconciles every `every` until `shutdown`.
+pub async fn run(
+    db: Db,
+    queue: Queue,
+    policy: Policy,
+    every: Duration,
+    redeliver_after: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tick.tick() => {}
+        }
+        match reconcile_once(&db, &queue, &policy, redeliver_after).await {
+            Ok(r) => {
+                metrics::counter!("opsdeck_jobs_leases_expired_total")
+                    .increment(r.leases_expired as u64);
+                metrics::counter!("opsdeck_jobs_redelivered_total").increment(r.redelivered as u64);
+            }
+            Err(e) => tracing::warn!(error = %e, "reconciler failed; retrying next tick"),
+        }
+    }
+}

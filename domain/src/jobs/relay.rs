@@ -1,0 +1,116 @@
+//! The outbox relay: moves pending outbox rows out of the database at least once. A
+//! `job.enqueued` row becomes a queue delivery; other events have no consumer yet and are
+//! marked delivered (subscriptions and webhooks will read them here).
+//!
+//! Every process runs a relay. The api-server's is woken by [`wake`] right after a commit
+//! that enqueued a job, so a job reaches the queue within milliseconds; a short poll
+//! catches rows written by other processes. On PostgreSQL concurrent relays skip each
+//! other's rows (`FOR UPDATE SKIP LOCKED`); a row delivered twice is harmless.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use entity::outbox;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::queue::Queue;
+use super::{Delivery, contracts, store};
+use crate::db::{self, Db, Scope};
+use crate::error::DomainResult;
+
+const BATCH: u64 = 200;
+
+fn notify() -> &'static Notify {
+    static WAKE: OnceLock<Notify> = OnceLock::new();
+    WAKE.get_or_init(Notify::new)
+}
+
+/// Call after committing a transaction that wrote outbox rows: the relay runs at once.
+pub fn wake() {
+    notify().notify_waiters();
+    notify().notify_one();
+}
+
+/// Relays until `shutdown`, on [`wake`] or every `poll`.
+pub async fn run(db: Db, queue: Queue, poll: Duration, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        loop {
+            match relay_once(&db, &queue).await {
+                Ok(n) if n as u64 == BATCH => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox relay failed; retrying");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = notify().notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+/// One batch: deliver, then mark delivered. Returns the number of rows handled.
+pub async fn relay_once(db: &Db, queue: &Queue) -> DomainResult<usize> {
+    let tx = db::begin(db, Scope::system()).await?;
+    let mut pending = outbox::Entity::find()
+        .filter(outbox::Column::DeliveredAt.is_null())
+        .order_by_asc(outbox::Column::CreatedAt)
+        .limit(BATCH);
+    if db.get_database_backend() == DbBackend::Postgres {
+        pending = pending.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let rows = pending.all(&tx).await?;
+    if rows.is_empty() {
+        tx.commit().await?;
+        return Ok(0);
+    }
+    let mut delivered_jobs: Vec<Uuid> = Vec::new();
+    let mut woken: Vec<&'static str> = Vec::new();
+    for row in &rows {
+        if row.event != crate::outbox::JOB_ENQUEUED {
+            continue;
+        }
+        let job_id = row
+            .payload
+            .get("jobId")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse::<Uuid>().ok());
+        let kind = row.payload.get("kind").and_then(|v| v.as_str());
+        let (Some(job_id), Some(queue_name)) = (job_id, kind.and_then(contracts::queue_of)) else {
+            tracing::error!(outbox_id = %row.id, payload = %row.payload, "unreadable job.enqueued row; skipped");
+            continue;
+        };
+        queue
+            .push(
+                queue_name,
+                &Delivery {
+                    job_id,
+                    org_id: row.org_id,
+                },
+            )
+            .await
+            .map_err(crate::error::DomainError::Internal)?;
+        delivered_jobs.push(job_id);
+        if !woken.contains(&queue_name) {
+            woken.push(queue_name);
+        }
+    }
+    store::mark_delivered(&tx, &delivered_jobs).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::DeliveredAt, Expr::value(crate::time::now()))
+        .filter(outbox::Column::Id.is_in(ids))
+        .exec(&tx)
+        .await?;
+    tx.commit().await?;
+    queue.wake(&woken).await;
+    metrics::counter!("opsdeck_outbox_relayed_total").increment(rows.len() as u64);
+    Ok(rows.len())
+}

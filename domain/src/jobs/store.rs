@@ -1,0 +1,610 @@
+//! The job state machine. Every transition is a conditional update on the job row, so two
+//! processes can never both move a job: a claim requires `QUEUED` and the token it read;
+//! every later write of the attempt requires `RUNNING` and the token its claim set.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use entity::{job, job_attempt};
+use rand::Rng;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{JobContract, Status};
+use crate::config::JobsConfig;
+use crate::db::{self, Db, Scope};
+use crate::error::{DomainError, DomainResult};
+use crate::outbox;
+
+/// The timings and limits the state machine applies (from [`JobsConfig`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub lease: Duration,
+    pub max_attempts: u32,
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    pub org_concurrency: u32,
+}
+
+impl From<&JobsConfig> for Policy {
+    fn from(c: &JobsConfig) -> Self {
+        Policy {
+            lease: Duration::from_secs(c.lease_secs),
+            max_attempts: c.max_attempts,
+            retry_base: Duration::from_secs(c.retry_base_secs),
+            retry_cap: Duration::from_secs(c.retry_cap_secs),
+            org_concurrency: c.org_concurrency,
+        }
+    }
+}
+
+impl Policy {
+    /// Delay before attempt `attempt + 1`: base × 2^(attempt-1), capped, with ±25% jitter
+    /// so a burst of failures does not come back as a burst.
+    pub fn backoff(&self, attempt: i32) -> Duration {
+        let exp = attempt.clamp(1, 20) as u32 - 1;
+        let raw = self.retry_base.saturating_mul(1u32 << exp.min(16));
+        let capped = raw.min(self.retry_cap);
+        let jitter = rand::rng().random_range(0.75..=1.25);
+        capped.mul_f64(jitter).min(self.retry_cap)
+    }
+}
+
+fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Inserts a `QUEUED` job and its `job.enqueued` outbox row in the caller's transaction:
+/// both commit or neither does.
+pub async fn enqueue<C: JobContract>(
+    tx: &impl ConnectionTrait,
+    org_id: Uuid,
+    job_id: Uuid,
+    contract: &C,
+    max_attempts: u32,
+) -> DomainResult<job::Model> {
+    let now = crate::time::now();
+    let payload = serde_json::to_value(contract).map_err(anyhow::Error::from)?;
+    let row = job::Model {
+        id: job_id,
+        org_id,
+        kind: C::KIND.to_owned(),
+        payload,
+        status: Status::Queued.as_str().to_owned(),
+        attempt: 0,
+        max_attempts: max_attempts.max(1) as i32,
+        run_after: now,
+        lease_owner: None,
+        lease_expires_at: None,
+        fencing_token: 0,
+        cancel_requested_at: None,
+        progress: 0,
+        result: None,
+        last_error: None,
+        delivered_at: None,
+        created_at: now,
+        updated_at: now,
+        started_at: None,
+        finished_at: None,
+    };
+    job::Entity::insert(job::ActiveModel::from(row.clone()))
+        .exec_without_returning(tx)
+        .await?;
+    outbox::enqueue(tx, org_id, outbox::JOB_ENQUEUED, delivery_payload(&row)).await?;
+    Ok(row)
+}
+
+fn delivery_payload(job: &job::Model) -> Value {
+    json!({ "jobId": job.id, "kind": job.kind })
+}
+
+/// What a worker holds after a successful claim. Every write of the attempt carries `token`.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub job_id: Uuid,
+    pub org_id: Uuid,
+    pub kind: String,
+    pub payload: Value,
+    pub token: i64,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub worker: String,
+    pub started_at: DateTime<Utc>,
+    /// From when the job became runnable (enqueue, or the end of its retry delay) to its claim.
+    pub waited: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// No such job in that org (a stale or forged delivery).
+    Gone,
+    /// Already running, finished or cancelled: a duplicate delivery.
+    NotQueued,
+    /// Its retry delay has not passed.
+    NotDue,
+    /// The org already runs its cap of this kind; the job waits for a slot.
+    AtCapacity,
+}
+
+impl Skip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::Gone => "gone",
+            Skip::NotQueued => "not_queued",
+            Skip::NotDue => "not_due",
+            Skip::AtCapacity => "at_capacity",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Claim {
+    Claimed(Lease),
+    Skipped(Skip),
+}
+
+/// Claims the job for `worker`: `QUEUED` → `RUNNING`, attempt + 1, fencing token + 1, a
+/// lease of `policy.lease`. Refused (and left queued) while the org runs its cap of the kind.
+pub async fn claim(
+    db: &Db,
+    org_id: Uuid,
+    job_id: Uuid,
+    worker: &str,
+    policy: &Policy,
+) -> DomainResult<Claim> {
+    let tx = db::begin(db, Scope::org(org_id)).await?;
+    let Some(current) = job::Entity::find_in_org(org_id, job_id).one(&tx).await? else {
+        tx.commit().await?;
+        return Ok(Claim::Skipped(Skip::Gone));
+    };
+    let now = crate::time::now();
+    if current.status != Status::Queued.as_str() {
+        tx.commit().await?;
+        return Ok(Claim::Skipped(Skip::NotQueued));
+    }
+    if current.run_after > now {
+        tx.commit().await?;
+        return Ok(Claim::Skipped(Skip::NotDue));
+    }
+    // The cap holds across processes: claims of one org and kind take turns on this lock
+    // (SQLite's write transaction is already exclusive).
+    if tx.get_database_backend() == DbBackend::Postgres {
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [format!("jobs:{org_id}:{}", current.kind).into()],
+        ))
+        .await?;
+    }
+    let running = job::Entity::find()
+        .filter(job::Column::OrgId.eq(org_id))
+        .filter(job::Column::Kind.eq(current.kind.as_str()))
+        .filter(job::Column::Status.eq(Status::Running.as_str()))
+        .count(&tx)
+        .await?;
+    if running >= u64::from(policy.org_concurrency) {
+        tx.commit().await?;
+        return Ok(Claim::Skipped(Skip::AtCapacity));
+    }
+    let token = current.fencing_token + 1;
+    let attempt = current.attempt + 1;
+    let moved = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(Status::Running.as_str()))
+        .col_expr(job::Column::Attempt, Expr::value(attempt))
+        .col_expr(job::Column::FencingToken, Expr::value(token))
+        .col_expr(job::Column::LeaseOwner, Expr::value(worker))
+        .col_expr(
+            job::Column::LeaseExpiresAt,
+            Expr::value(after(now, policy.lease)),
+        )
+        .col_expr(job::Column::StartedAt, Expr::value(now))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(job::Column::Id.eq(job_id))
+        .filter(job::Column::OrgId.eq(org_id))
+        .filter(job::Column::Status.eq(Status::Queued.as_str()))
+        .filter(job::Column::FencingToken.eq(current.fencing_token))
+        .exec(&tx)
+        .await?;
+    if moved.rows_affected == 0 {
+        tx.commit().await?;
+        return Ok(Claim::Skipped(Skip::NotQueued));
+    }
+    tx.commit().await?;
+    let runnable_since = current.run_after.max(current.created_at);
+    Ok(Claim::Claimed(Lease {
+        job_id,
+        org_id,
+        kind: current.kind,
+        payload: current.payload,
+        token,
+        attempt,
+        max_attempts: current.max_attempts,
+        worker: worker.to_owned(),
+        started_at: now,
+        waited: (now - runnable_since).to_std().unwrap_or_default(),
+    }))
+}
+
+/// A renewed lease, and whether someone asked to cancel the job meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Beat {
+    pub cancel_requested: bool,
+}
+
+/// Renews the lease (and records `progress`, 0–100, when given). `LeaseLost` when the
+/// token has moved on: the attempt must stop without writing anything else.
+pub async fn heartbeat(
+    db: &Db,
+    lease: &Lease,
+    policy: &Policy,
+    progress: Option<i32>,
+) -> DomainResult<Beat> {
+    let tx = db::begin(db, Scope::org(lease.org_id)).await?;
+    let now = crate::time::now();
+    let mut update = job::Entity::update_many()
+        .col_expr(
+            job::Column::LeaseExpiresAt,
+            Expr::value(after(now, policy.lease)),
+        )
+        .col_expr(job::Column::UpdatedAt, Expr::value(now));
+    if let Some(p) = progress {
+        update = update.col_expr(job::Column::Progress, Expr::value(p.clamp(0, 100)));
+    }
+    let rows = update.filter(held(lease)).exec_with_returning(&tx).await?;
+    tx.commit().await?;
+    match rows.first() {
+        None => Err(DomainError::LeaseLost),
+        Some(row) => Ok(Beat {
+            cancel_requested: row.cancel_requested_at.is_some(),
+        }),
+    }
+}
+
+/// The condition of every write of a held attempt.
+fn held(lease: &Lease) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(job::Column::Id.eq(lease.job_id))
+        .add(job::Column::OrgId.eq(lease.org_id))
+        .add(job::Column::Status.eq(Status::Running.as_str()))
+        .add(job::Column::FencingToken.eq(lease.token))
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Succeeded(Option<Value>),
+    /// Fails the job now.
+    Failed(String),
+    /// Tries again after a backoff, or dead-letters the job after its last attempt.
+    Retry(String),
+    /// The job was cancelled while it ran.
+    Cancelled,
+    /// The worker is shutting down: back to the queue, this attempt not counted.
+    Released,
+}
+
+/// Records the attempt's outcome in `tx`, which may also hold the handler's own writes
+/// (they then commit exactly when the outcome does). `LeaseLost` if the token moved on.
+pub async fn finish(
+    tx: &DatabaseTransaction,
+    lease: &Lease,
+    outcome: Outcome,
+    policy: &Policy,
+) -> DomainResult<job::Model> {
+    let now = crate::time::now();
+    let (status, attempt_outcome, error, run_after) = match &outcome {
+        Outcome::Succeeded(_) => (Status::Succeeded, "SUCCEEDED", None, None),
+        Outcome::Failed(e) => (Status::Failed, "FAILED", Some(e.clone()), None),
+        Outcome::Retry(e) if lease.attempt >= lease.max_attempts => {
+            (Status::Dead, "DEAD", Some(e.clone()), None)
+        }
+        Outcome::Retry(e) => (
+            Status::Queued,
+            "RETRY",
+            Some(e.clone()),
+            Some(after(now, policy.backoff(lease.attempt))),
+        ),
+        Outcome::Cancelled => (Status::Cancelled, "CANCELLED", None, None),
+        Outcome::Released => (Status::Queued, "RELEASED", None, Some(now)),
+    };
+    let mut update = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(status.as_str()))
+        .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            job::Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(job::Column::UpdatedAt, Expr::value(now));
+    if let Some(e) = &error {
+        update = update.col_expr(job::Column::LastError, Expr::value(e.clone()));
+    }
+    match (&outcome, run_after) {
+        (Outcome::Succeeded(result), _) => {
+            update = update
+                .col_expr(job::Column::Result, Expr::value(result.clone()))
+                .col_expr(job::Column::Progress, Expr::value(100))
+                .col_expr(job::Column::FinishedAt, Expr::value(now));
+        }
+        (Outcome::Released, Some(at)) => {
+            update = update
+                .col_expr(job::Column::Attempt, Expr::value(lease.attempt - 1))
+                .col_expr(job::Column::RunAfter, Expr::value(at))
+                .col_expr(
+                    job::Column::DeliveredAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                );
+        }
+        (_, Some(at)) => {
+            update = update
+                .col_expr(job::Column::RunAfter, Expr::value(at))
+                .col_expr(
+                    job::Column::DeliveredAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                );
+        }
+        (_, None) => {
+            update = update.col_expr(job::Column::FinishedAt, Expr::value(now));
+        }
+    }
+    let rows = update.filter(held(lease)).exec_with_returning(tx).await?;
+    let Some(row) = rows.into_iter().next() else {
+        return Err(DomainError::LeaseLost);
+    };
+    record_attempt(tx, lease, attempt_outcome, error, now).await?;
+    status_changed(tx, &row).await?;
+    if status != Status::Running {
+        promote_next(tx, lease.org_id, &lease.kind, lease.job_id).await?;
+    }
+    Ok(row)
+}
+
+async fn record_attempt(
+    tx: &impl ConnectionTrait,
+    lease: &Lease,
+    outcome: &str,
+    error: Option<String>,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    job_attempt::Entity::insert(job_attempt::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(lease.org_id),
+        job_id: Set(lease.job_id),
+        attempt: Set(lease.attempt),
+        fencing_token: Set(lease.token),
+        worker: Set(lease.worker.clone()),
+        outcome: Set(outcome.to_owned()),
+        error: Set(error),
+        started_at: Set(lease.started_at),
+        finished_at: Set(now),
+    })
+    .exec_without_returning(tx)
+    .await?;
+    Ok(())
+}
+
+async fn status_changed(tx: &impl ConnectionTrait, row: &job::Model) -> DomainResult<()> {
+    outbox::enqueue(
+        tx,
+        row.org_id,
+        outbox::JOB_STATUS_CHANGED,
+        json!({ "jobId": row.id, "kind": row.kind, "status": row.status, "attempt": row.attempt }),
+    )
+    .await
+}
+
+/// A slot of (org, kind) has freed: deliver the org's oldest runnable job of that kind
+/// again, since a job refused for capacity is not in the queue any more.
+async fn promote_next(
+    tx: &impl ConnectionTrait,
+    org_id: Uuid,
+    kind: &str,
+    except: Uuid,
+) -> DomainResult<()> {
+    let next = job::Entity::find()
+        .filter(job::Column::OrgId.eq(org_id))
+        .filter(job::Column::Kind.eq(kind))
+        .filter(job::Column::Status.eq(Status::Queued.as_str()))
+        .filter(job::Column::RunAfter.lte(crate::time::now()))
+        .filter(job::Column::Id.ne(except))
+        .order_by_asc(job::Column::Id)
+        .limit(1)
+        .one(tx)
+        .await?;
+    if let Some(next) = next {
+        outbox::enqueue(tx, org_id, outbox::JOB_ENQUEUED, delivery_payload(&next)).await?;
+    }
+    Ok(())
+}
+
+/// Cancels a job. Queued (or waiting to retry): cancelled at once. Running: the request is
+/// recorded; the worker stops the handler at its next heartbeat and records `CANCELLED`
+/// (or the reconciler does, if the worker is gone). Already cancelled: unchanged.
+/// Succeeded, failed or dead-lettered: refused.
+pub async fn cancel(
+    tx: &DatabaseTransaction,
+    org_id: Uuid,
+    job_id: Uuid,
+) -> DomainResult<job::Model> {
+    let current = job::Entity::find_in_org(org_id, job_id)
+        .one(tx)
+        .await?
+        .ok_or(DomainError::not_found("job"))?;
+    let now = crate::time::now();
+    let status = Status::parse(&current.status).unwrap_or(Status::Dead);
+    let update = job::Entity::update_many()
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(job::Column::Id.eq(job_id))
+        .filter(job::Column::OrgId.eq(org_id))
+        .filter(job::Column::FencingToken.eq(current.fencing_token))
+        .filter(job::Column::Status.eq(current.status.as_str()));
+    let update = match status {
+        Status::Cancelled => return Ok(current),
+        Status::Succeeded | Status::Failed | Status::Dead => {
+            let mut details = serde_json::Map::new();
+            details.insert("status".into(), Value::String(current.status.clone()));
+            return Err(DomainError::Conflict {
+                message: format!("the job has already finished ({})", current.status),
+                details,
+            });
+        }
+        Status::Queued => update
+            .col_expr(job::Column::Status, Expr::value(Status::Cancelled.as_str()))
+            .col_expr(job::Column::CancelRequestedAt, Expr::value(now))
+            .col_expr(job::Column::FinishedAt, Expr::value(now)),
+        Status::Running => update.col_expr(job::Column::CancelRequestedAt, Expr::value(now)),
+    };
+    let rows = update.exec_with_returning(tx).await?;
+    let Some(row) = rows.into_iter().next() else {
+        // It moved between the read and the write (claimed, finished): the caller retries.
+        return Err(DomainError::conflict(
+            "the job changed while it was being cancelled; try again",
+        ));
+    };
+    if status == Status::Queued {
+        status_changed(tx, &row).await?;
+        promote_next(tx, org_id, &row.kind, row.id).await?;
+    }
+    Ok(row)
+}
+
+/// Marks jobs as handed to the queue (the relay and the reconciler, under the system scope).
+pub async fn mark_delivered(tx: &impl ConnectionTrait, job_ids: &[Uuid]) -> DomainResult<()> {
+    if job_ids.is_empty() {
+        return Ok(());
+    }
+    job::Entity::update_many()
+        .col_expr(job::Column::DeliveredAt, Expr::value(crate::time::now()))
+        .filter(job::Column::Id.is_in(job_ids.iter().copied()))
+        .filter(job::Column::Status.eq(Status::Queued.as_str()))
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+/// Lease expired: the worker died or was cut off. Its attempt is recorded as
+/// `LEASE_EXPIRED`; the job is queued again after a backoff, dead-lettered if that was its
+/// last attempt, or cancelled if a cancel was requested. Under the system scope.
+pub async fn expire_lease(
+    tx: &impl ConnectionTrait,
+    row: &job::Model,
+    policy: &Policy,
+) -> DomainResult<bool> {
+    let now = crate::time::now();
+    let error = format!(
+        "lease expired: worker {} stopped renewing it",
+        row.lease_owner.as_deref().unwrap_or("?")
+    );
+    let (status, outcome) = if row.cancel_requested_at.is_some() {
+        (Status::Cancelled, "CANCELLED")
+    } else if row.attempt >= row.max_attempts {
+        (Status::Dead, "DEAD")
+    } else {
+        (Status::Queued, "LEASE_EXPIRED")
+    };
+    let mut update = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(status.as_str()))
+        .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            job::Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(job::Column::LastError, Expr::value(error.clone()))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now));
+    update = if status == Status::Queued {
+        update
+            .col_expr(
+                job::Column::RunAfter,
+                Expr::value(after(now, policy.backoff(row.attempt))),
+            )
+            .col_expr(
+                job::Column::DeliveredAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+    } else {
+        update.col_expr(job::Column::FinishedAt, Expr::value(now))
+    };
+    let moved = update
+        .filter(job::Column::Id.eq(row.id))
+        .filter(job::Column::Status.eq(Status::Running.as_str()))
+        .filter(job::Column::FencingToken.eq(row.fencing_token))
+        .exec_with_returning(tx)
+        .await?;
+    let Some(moved) = moved.into_iter().next() else {
+        return Ok(false);
+    };
+    let lease = Lease {
+        job_id: row.id,
+        org_id: row.org_id,
+        kind: row.kind.clone(),
+        payload: Value::Null,
+        token: row.fencing_token,
+        attempt: row.attempt,
+        max_attempts: row.max_attempts,
+        worker: row.lease_owner.clone().unwrap_or_default(),
+        started_at: row.started_at.unwrap_or(now),
+        waited: Duration::ZERO,
+    };
+    record_attempt(tx, &lease, outcome, Some(error), now).await?;
+    status_changed(tx, &moved).await?;
+    Ok(true)
+}
+
+/// Fails a job whose payload cannot be read, without an attempt: no attempt could succeed.
+pub async fn dead_letter_unreadable(
+    tx: &DatabaseTransaction,
+    lease: &Lease,
+    error: String,
+) -> DomainResult<job::Model> {
+    let now = crate::time::now();
+    let rows = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(Status::Dead.as_str()))
+        .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            job::Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(job::Column::LastError, Expr::value(error.clone()))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .col_expr(job::Column::FinishedAt, Expr::value(now))
+        .filter(held(lease))
+        .exec_with_returning(tx)
+        .await?;
+    let Some(row) = rows.into_iter().next() else {
+        return Err(DomainError::LeaseLost);
+    };
+    record_attempt(tx, lease, "DEAD", Some(error), now).await?;
+    status_changed(tx, &row).await?;
+    promote_next(tx, lease.org_id, &lease.kind, lease.job_id).await?;
+    Ok(row)
+}
+
+/// Queued and running jobs by kind and status, every org (system scope): the worker's
+/// queue-depth gauge.
+pub async fn depth(db: &Db) -> DomainResult<Vec<(String, String, i64)>> {
+    use sea_orm::FromQueryResult;
+    #[derive(FromQueryResult)]
+    struct Row {
+        kind: String,
+        status: String,
+        n: i64,
+    }
+    let tx = db::begin_read(db, Scope::system()).await?;
+    let rows = job::Entity::find()
+        .select_only()
+        .column(job::Column::Kind)
+        .column(job::Column::Status)
+        .column_as(job::Column::Id.count(), "n")
+        .filter(job::Column::Status.is_in([Status::Queued.as_str(), Status::Running.as_str()]))
+        .group_by(job::Column::Kind)
+        .group_by(job::Column::Status)
+        .into_model::<Row>()
+        .all(&tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows.into_iter().map(|r| (r.kind, r.status, r.n)).collect())
+}

@@ -1,0 +1,52 @@
+//! Report rendering: one writer per format over a file, fed one incident at a time.
+
+mod csv;
+mod json;
+mod row;
+
+use std::path::Path;
+
+use domain::entity::{incident, report};
+use domain::reports::Format;
+
+pub use row::ReportRow;
+
+pub enum Renderer {
+    Csv(Box<csv::CsvReport>),
+    Json(json::JsonReport),
+}
+
+impl Renderer {
+    pub fn create(
+        format: Format,
+        path: &Path,
+        org_name: &str,
+        request: &report::Model,
+    ) -> std::io::Result<Self> {
+        let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+        Ok(match format {
+            Format::Csv => Renderer::Csv(Box::new(csv::CsvReport::new(file)?)),
+            Format::Json => Renderer::Json(json::JsonReport::new(file, org_name, request)?),
+            Format::Pdf => {
+                return Err(std::io::Error::other(
+                    "PDF reports are not rendered by this build",
+                ));
+            }
+        })
+    }
+
+    pub fn row(&mut self, incident: &incident::Model) -> std::io::Result<()> {
+        let row = ReportRow::of(incident);
+        match self {
+            Renderer::Csv(r) => r.row(&row),
+            Renderer::Json(r) => r.row(&row),
+        }
+    }
+
+    pub fn finish(self) -> std::io::Result<()> {
+        match self {
+            Renderer::Csv(r) => r.finish(),
+            Renderer::Json(r) => r.finish(),
+        }
+    }
+}
