@@ -98,12 +98,6 @@ pub async fn request(
     policy: &jobs::store::Policy,
 ) -> DomainResult<Report> {
     org.require(Role::Viewer)?;
-    if input.format == Format::Pdf {
-        return Err(DomainError::invalid_field(
-            "format",
-            "PDF reports are not available yet; request CSV or JSON",
-        ));
-    }
     if input.from >= input.to {
         return Err(DomainError::invalid_field("to", "must be after `from`"));
     }

@@ -180,6 +180,12 @@ ensure_node_tools() {
   export OPSDECK_TEST_NODE_DIR="$d"
 }
 
+# ---- §7 poppler: the PDF report test turns a page into an image and reads its text --------
+ensure_pdf_tools() {
+  { command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null; } ||
+    apt_install poppler-utils || return 1
+}
+
 # ---- everything -------------------------------------------------------------------------
 start_all() {
   _timed postgres start_postgres || return 1
@@ -188,6 +194,7 @@ start_all() {
   _timed moto start_moto || return 1
   _timed oidc start_oidc || return 1
   _timed node-tools ensure_node_tools || return 1
+  _timed pdf-tools ensure_pdf_tools || return 1
 }
 
 # print_components: one line per component (stderr, so a wrapped command's stdout stays clean)

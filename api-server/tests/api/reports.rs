@@ -24,7 +24,10 @@ macro_rules! with_jobs_on_both {
     )+};
 }
 
-with_jobs_on_both!(csv_and_json_reports_render_and_download);
+with_jobs_on_both!(
+    csv_and_json_reports_render_and_download,
+    a_pdf_report_is_a_real_document,
+);
 
 const REPORT: &str =
     "id format status progress error rowCount sizeBytes downloadUrl from to job { kind attempt }";
@@ -184,7 +187,10 @@ async fn csv_and_json_reports_render_and_download(backend: Backend) {
     // Bad input changes nothing.
     for (vars, field) in [
         (json!({ "f": "CSV", "from": to, "to": from }), "to"),
-        (json!({ "f": "PDF", "from": from, "to": to }), "format"),
+        (
+            json!({ "f": "CSV", "from": from, "to": "2099-01-01T00:00:00Z" }),
+            "to",
+        ),
     ] {
         let r = request(&app, &app.viewer_a, vars).await;
         assert_eq!(r.code(), "BAD_USER_INPUT", "{}", r.body);
@@ -201,4 +207,93 @@ async fn csv_and_json_reports_render_and_download(backend: Backend) {
         )
         .await;
     assert_eq!(r.data()["reports"]["edges"].as_array().unwrap().len(), 2);
+}
+
+/// The PDF opens in poppler: its text has the title page, the summary's counts and the
+/// incident table, and its summary page renders to an image.
+async fn a_pdf_report_is_a_real_document(backend: Backend) {
+    let app = TestApp::builder(backend).jobs().start().await;
+    let from = (Utc::now() - chrono::Duration::days(3)).to_rfc3339();
+    for (title, severity) in [
+        ("Database failover", "SEV1"),
+        ("Slow search", "SEV3"),
+        ("Login errors", "SEV1"),
+    ] {
+        create(&app, &app.engineer_a, title, severity).await;
+    }
+    let to = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let r = request(
+        &app,
+        &app.viewer_a,
+        json!({ "f": "PDF", "from": from, "to": to }),
+    )
+    .await;
+    let pdf = wait_done(&app, &r.data()["requestIncidentReport"]["id"]).await;
+    assert_eq!(pdf["format"], "PDF");
+    let bytes = app
+        .http
+        .get(pdf["downloadUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
+    let dir = std::env::temp_dir().join(format!("opsdeck-pdf-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("report.pdf");
+    std::fs::write(&file, &bytes).unwrap();
+
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils; scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "Incident report",
+        "Org A",
+        "Summary",
+        "3 incidents",
+        "Time to acknowledge",
+        "Incidents per day",
+        "Time to resolve",
+        "Database failover",
+        "Login errors",
+        "page 3 of 3",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    let sev1 = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("SEV1") && !l.contains("INC-"))
+        .unwrap_or_else(|| panic!("no SEV1 count line in:\n{text}"));
+    assert!(sev1.contains(" 2"), "SEV1 count: {sev1}");
+
+    let png = dir.join("page");
+    let status = std::process::Command::new("pdftoppm")
+        .args(["-png", "-r", "40", "-f", "2", "-l", "2"])
+        .arg(&file)
+        .arg(&png)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let image = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "png"))
+        .expect("a rendered page");
+    let size = std::fs::metadata(&image).unwrap().len();
+    assert!(size > 3_000, "the summary page rendered to {size} bytes");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,7 +2,9 @@
 
 mod csv;
 mod json;
+mod pdf;
 mod row;
+mod summary;
 
 use std::path::Path;
 
@@ -14,6 +16,7 @@ pub use row::ReportRow;
 pub enum Renderer {
     Csv(Box<csv::CsvReport>),
     Json(json::JsonReport),
+    Pdf(Box<pdf::PdfReport>),
 }
 
 impl Renderer {
@@ -23,15 +26,19 @@ impl Renderer {
         org_name: &str,
         request: &report::Model,
     ) -> std::io::Result<Self> {
+        if format == Format::Pdf {
+            // The summary needs every row before the first page: rows are collected and
+            // the document is written at `finish`.
+            return Ok(Renderer::Pdf(Box::new(pdf::PdfReport::new(
+                path.to_owned(),
+                org_name,
+                request,
+            ))));
+        }
         let file = std::io::BufWriter::new(std::fs::File::create(path)?);
         Ok(match format {
             Format::Csv => Renderer::Csv(Box::new(csv::CsvReport::new(file)?)),
-            Format::Json => Renderer::Json(json::JsonReport::new(file, org_name, request)?),
-            Format::Pdf => {
-                return Err(std::io::Error::other(
-                    "PDF reports are not rendered by this build",
-                ));
-            }
+            _ => Renderer::Json(json::JsonReport::new(file, org_name, request)?),
         })
     }
 
@@ -40,6 +47,7 @@ impl Renderer {
         match self {
             Renderer::Csv(r) => r.row(&row),
             Renderer::Json(r) => r.row(&row),
+            Renderer::Pdf(r) => r.row(&row),
         }
     }
 
@@ -47,6 +55,7 @@ impl Renderer {
         match self {
             Renderer::Csv(r) => r.finish(),
             Renderer::Json(r) => r.finish(),
+            Renderer::Pdf(r) => r.finish(),
         }
     }
 }
