@@ -98,6 +98,8 @@ pub struct JobsConfig {
     pub worker_grace_secs: u64,
     /// The queues a worker consumes; `None` = all.
     pub worker_queues: Option<Vec<String>>,
+    /// Interval of the retention sweep (files of reports past their org's retention).
+    pub retention_sweep_secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -338,6 +340,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "OPSDECK_WORKER_QUEUES",
         "all",
         "Comma-separated queues this worker consumes (reports, probes).",
+    ),
+    (
+        "OPSDECK_RETENTION_SWEEP_SECS",
+        "3600",
+        "Interval of the sweep that deletes report files older than their organization's retentionDays.",
     ),
     (
         "OPSDECK_AUTH_CACHE_SECS",
@@ -717,6 +724,7 @@ impl Config {
                         Some(queues)
                     }
                 },
+                retention_sweep_secs: s.positive("OPSDECK_RETENTION_SWEEP_SECS", 3600)?,
             },
             unknown_variables: Vec::new(),
         })

@@ -137,3 +137,63 @@ pub async fn get(db: &Db, org: &OrgCtx) -> DomainResult<organization::Model> {
         .await?
         .ok_or(DomainError::not_found("organization"))
 }
+
+pub struct OrganizationChanges {
+    pub name: Option<String>,
+    /// Days reports (and, later, run artifacts) are kept: 1–3650.
+    pub retention_days: Option<i32>,
+}
+
+/// ADMIN: renames the organization or changes its retention.
+pub async fn update(
+    db: &Db,
+    org: &OrgCtx,
+    changes: OrganizationChanges,
+) -> DomainResult<organization::Model> {
+    org.require(Role::Admin)?;
+    if let Some(name) = &changes.name {
+        let n = name.trim().chars().count();
+        if n == 0 || n > 100 {
+            return Err(DomainError::invalid_field("name", "1 to 100 characters"));
+        }
+    }
+    if let Some(days) = changes.retention_days
+        && !(1..=3650).contains(&days)
+    {
+        return Err(DomainError::invalid_field(
+            "retentionDays",
+            "between 1 and 3650",
+        ));
+    }
+    let tx = db::begin(db, Scope::org(org.org_id())).await?;
+    let before = organization::Entity::find_by_id(org.org_id())
+        .one(&tx)
+        .await?
+        .ok_or(DomainError::not_found("organization"))?;
+    let mut active: organization::ActiveModel = before.clone().into();
+    if let Some(name) = changes.name {
+        active.name = Set(name.trim().to_owned());
+    }
+    if let Some(days) = changes.retention_days {
+        active.retention_days = Set(days);
+    }
+    let after = active.update(&tx).await?;
+    crate::audit::record(
+        &tx,
+        org,
+        crate::audit::Entry {
+            action: "organization.updated",
+            target_type: "organization",
+            target_id: Some(org.org_id()),
+            before: Some(
+                serde_json::json!({ "name": before.name, "retentionDays": before.retention_days }),
+            ),
+            after: Some(
+                serde_json::json!({ "name": after.name, "retentionDays": after.retention_days }),
+            ),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}

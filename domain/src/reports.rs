@@ -66,17 +66,31 @@ impl Format {
     }
 }
 
-/// A report with its job (status, progress, error).
+/// A report with its job (status, progress, error) and its organization's retention.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub row: report::Model,
     pub job: job::Model,
+    pub retention_days: i32,
 }
 
 impl Report {
     pub fn format(&self) -> Format {
         Format::parse(&self.row.format).unwrap_or(Format::Json)
     }
+
+    /// The retention sweep deletes the file after this.
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.row.created_at + chrono::Duration::days(i64::from(self.retention_days))
+    }
+}
+
+async fn retention_days(tx: &impl sea_orm::ConnectionTrait, org_id: Uuid) -> DomainResult<i32> {
+    Ok(entity::organization::Entity::find_by_id(org_id)
+        .one(tx)
+        .await?
+        .map(|o| o.retention_days)
+        .unwrap_or(30))
 }
 
 pub fn object_key(org_id: Uuid, report_id: Uuid, format: Format) -> String {
@@ -110,11 +124,7 @@ pub async fn request(
     let id = Uuid::now_v7();
     let now = crate::time::now();
     let tx = db::begin(db, Scope::org(org.org_id())).await?;
-    let retention_days = entity::organization::Entity::find_by_id(org.org_id())
-        .one(&tx)
-        .await?
-        .map(|o| o.retention_days)
-        .unwrap_or(30);
+    let retention_days = retention_days(&tx, org.org_id()).await?;
     let job = jobs::store::enqueue(
         &tx,
         org.org_id(),
@@ -136,7 +146,6 @@ pub async fn request(
         created_by_type: org.actor().kind().to_owned(),
         created_by_id: org.actor().id(),
         created_at: now,
-        expires_at: now + chrono::Duration::days(i64::from(retention_days)),
     };
     report::Entity::insert(report::ActiveModel::from(row.clone()))
         .exec_without_returning(&tx)
@@ -155,7 +164,11 @@ pub async fn request(
     .await?;
     tx.commit().await?;
     jobs::relay::wake();
-    Ok(Report { row, job })
+    Ok(Report {
+        row,
+        job,
+        retention_days,
+    })
 }
 
 pub async fn get(db: &Db, org: &OrgCtx, id: Uuid) -> DomainResult<Report> {
@@ -169,8 +182,13 @@ pub async fn get(db: &Db, org: &OrgCtx, id: Uuid) -> DomainResult<Report> {
         .one(&tx)
         .await?
         .ok_or(DomainError::not_found("report"))?;
+    let retention_days = retention_days(&tx, org.org_id()).await?;
     tx.commit().await?;
-    Ok(Report { row, job })
+    Ok(Report {
+        row,
+        job,
+        retention_days,
+    })
 }
 
 /// Newest first.
@@ -193,13 +211,18 @@ pub async fn list(db: &Db, org: &OrgCtx, page: PageRequest) -> DomainResult<Page
         .filter(job::Column::Id.is_in(ids))
         .all(&tx)
         .await?;
+    let retention_days = retention_days(&tx, org.org_id()).await?;
     tx.commit().await?;
     let mut out = Vec::with_capacity(page.items.len());
     for row in page.items {
         let Some(job) = jobs.iter().find(|j| j.id == row.id).cloned() else {
             continue;
         };
-        out.push(Report { row, job });
+        out.push(Report {
+            row,
+            job,
+            retention_days,
+        });
     }
     Ok(Page {
         items: out,
@@ -223,6 +246,49 @@ pub async fn download_url(
         url,
         crate::time::now() + chrono::Duration::from_std(DOWNLOAD_TTL).unwrap_or_default(),
     )))
+}
+
+/// The retention sweep: deletes the files of reports older than their organization's
+/// retention and forgets their keys (the report rows stay, as history). Returns how many.
+pub async fn purge_expired(db: &Db, store: &ObjectStore) -> DomainResult<usize> {
+    let orgs = entity::organization::Entity::find().all(db).await?;
+    let now = crate::time::now();
+    let mut purged = 0;
+    for org in orgs {
+        let cutoff = now - chrono::Duration::days(i64::from(org.retention_days));
+        let tx = db::begin(db, Scope::org(org.id)).await?;
+        let expired = report::Entity::find()
+            .filter(report::Column::OrgId.eq(org.id))
+            .filter(report::Column::CreatedAt.lt(cutoff))
+            .filter(report::Column::ObjectKey.is_not_null())
+            .limit(500)
+            .all(&tx)
+            .await?;
+        let mut gone = Vec::with_capacity(expired.len());
+        for r in &expired {
+            let Some(key) = &r.object_key else { continue };
+            match store.delete(key).await {
+                Ok(()) => gone.push(r.id),
+                Err(e) => {
+                    tracing::warn!(report_id = %r.id, error = %e, "cannot delete an expired report; retrying later")
+                }
+            }
+        }
+        if !gone.is_empty() {
+            report::Entity::update_many()
+                .col_expr(
+                    report::Column::ObjectKey,
+                    sea_orm::sea_query::Expr::value(Option::<String>::None),
+                )
+                .filter(report::Column::OrgId.eq(org.id))
+                .filter(report::Column::Id.is_in(gone.iter().copied()))
+                .exec(&tx)
+                .await?;
+        }
+        tx.commit().await?;
+        purged += gone.len();
+    }
+    Ok(purged)
 }
 
 /// The worker's read of the request it renders (the job's own org transaction).

@@ -21,7 +21,6 @@ pub struct Model {
     pub created_by_type: String,
     pub created_by_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
-    pub expires_at: DateTimeUtc,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261201_000003_incident_work;
 mod m20261201_000004_incident_search;
 mod m20261201_000005_incident_attachments;
 mod m20261201_000006_jobs;
+mod m20261201_000007_report_retention;
 mod sql;
 
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_incident_search::Migration),
             Box::new(m20261201_000005_incident_attachments::Migration),
             Box::new(m20261201_000006_jobs::Migration),
+            Box::new(m20261201_000007_report_retention::Migration),
         ]
     }
 }

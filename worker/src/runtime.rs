@@ -85,6 +85,25 @@ fn spawn_maintenance(rt: &Runtime, stop: &watch::Receiver<bool>) {
         Duration::from_secs(rt.config.sla_sweep_secs),
         stopped(stop.clone()),
     ));
+    let (db, store) = (rt.db.clone(), rt.store.clone());
+    let every = Duration::from_secs(rt.config.jobs.retention_sweep_secs);
+    let retention_stop = set(stop.clone());
+    tokio::spawn(async move {
+        tokio::pin!(retention_stop);
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = &mut retention_stop => return,
+                _ = tick.tick() => {}
+            }
+            match domain::reports::purge_expired(&db, &store).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "expired report files deleted"),
+                Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+            }
+        }
+    });
     let queue = rt.queue.clone();
     let stop = set(stop.clone());
     tokio::spawn(async move {

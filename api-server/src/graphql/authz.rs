@@ -19,6 +19,7 @@ pub enum Need {
 
 pub const MUTATION_ROLES: &[(&str, Need)] = &[
     ("createOrganization", Need::User),
+    ("updateOrganization", Need::Role(Role::Admin)),
     ("addMember", Need::Role(Role::Admin)),
     ("setMemberRole", Need::Role(Role::Admin)),
     ("removeMember", Need::Role(Role::Admin)),

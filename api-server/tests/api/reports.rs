@@ -154,6 +154,86 @@ async fn csv_and_json_reports_render_and_download(backend: Backend) {
     assert!(doc["incidents"][0]["timeToAcknowledgeSeconds"].is_null());
     assert_eq!(doc["incidents"][0]["id"], evil["id"]);
 
+    // Retention: a report older than its org's retentionDays loses its file to the sweep.
+    let r = app
+        .gql(
+            &app.manager_a.caller(),
+            "mutation { updateOrganization(input: { retentionDays: 1 }) { retentionDays } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.code(), "FORBIDDEN");
+    let r = app
+        .gql(
+            &app.admin_a.caller(),
+            "mutation { updateOrganization(input: { retentionDays: 0 }) { retentionDays } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.code(), "BAD_USER_INPUT");
+    let r = app
+        .gql(
+            &app.admin_a.caller(),
+            "mutation { updateOrganization(input: { retentionDays: 1 }) { retentionDays } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.data()["updateOrganization"]["retentionDays"], 1);
+    let db = &app.app.db;
+    let csv_id: uuid::Uuid = csv["id"].as_str().unwrap().parse().unwrap();
+    {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        let tx = domain::db::begin(db, domain::db::Scope::org(app.org_a.id))
+            .await
+            .unwrap();
+        domain::entity::report::Entity::update_many()
+            .col_expr(
+                domain::entity::report::Column::CreatedAt,
+                Expr::value(Utc::now() - chrono::Duration::days(2)),
+            )
+            .filter(domain::entity::report::Column::Id.eq(csv_id))
+            .exec(&tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let purged = domain::reports::purge_expired(db, &app.app.store)
+        .await
+        .unwrap();
+    assert!(purged >= 1);
+    let r = app
+        .gql(
+            &app.viewer_a.caller(),
+            &format!("query($id: ID!) {{ report(id: $id) {{ {REPORT} expiresAt }} }}"),
+            json!({ "id": csv["id"] }),
+        )
+        .await;
+    let expired = r.data()["report"].clone();
+    assert!(expired["downloadUrl"].is_null(), "{expired}");
+    assert_eq!(expired["status"], "SUCCEEDED");
+    let gone = app
+        .http
+        .get(csv["downloadUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !gone.status().is_success(),
+        "the file is deleted: {}",
+        gone.status()
+    );
+    let r = app
+        .gql(
+            &app.viewer_a.caller(),
+            &format!("query($id: ID!) {{ report(id: $id) {{ downloadUrl }} }}"),
+            json!({ "id": json_report["id"] }),
+        )
+        .await;
+    assert!(
+        r.data()["report"]["downloadUrl"].is_string(),
+        "a recent report keeps its file"
+    );
+
     // Org-scoped: B sees neither report.
     let r = app
         .gql(

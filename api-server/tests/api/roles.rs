@@ -17,6 +17,10 @@ fn sample(name: &str) -> (&'static str, Value) {
             "mutation($s: String!) { createOrganization(input: { slug: $s, name: \"X\" }) { id } }",
             json!({ "s": format!("s-{}", &id[id.len() - 12..]) }),
         ),
+        "updateOrganization" => (
+            "mutation { updateOrganization(input: { retentionDays: 30 }) { retentionDays } }",
+            json!({}),
+        ),
         "addMember" => (
             "mutation($e: String!) { addMember(input: { email: $e, role: VIEWER }) { role } }",
             json!({ "e": format!("new-{id}@example.test") }),

@@ -55,8 +55,38 @@ pub struct CreateApiKeyPayload {
     pub secret: String,
 }
 
+#[derive(InputObject)]
+pub struct UpdateOrganizationInput {
+    /// 1–100 characters.
+    pub name: Option<String>,
+    /// Days reports are kept, 1–3650 (default 30).
+    pub retention_days: Option<i32>,
+}
+
 #[Object]
 impl FoundationMutation {
+    /// Renames the organization or changes its retention (ADMIN).
+    #[graphql(guard = "MutationGuard(\"updateOrganization\")")]
+    async fn update_organization(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateOrganizationInput,
+    ) -> async_graphql::Result<Organization> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let updated = organizations::update(
+            rc.db(),
+            &org,
+            organizations::OrganizationChanges {
+                name: input.name,
+                retention_days: input.retention_days,
+            },
+        )
+        .await
+        .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(updated.into())
+    }
+
     /// Creates an organization; the signed-in user becomes its ADMIN.
     #[graphql(guard = "MutationGuard(\"createOrganization\")")]
     async fn create_organization(

@@ -88,6 +88,8 @@ pub struct Organization {
     pub slug: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// Days reports are kept before the retention sweep deletes their files.
+    pub retention_days: i32,
 }
 
 impl From<organization::Model> for Organization {
@@ -97,6 +99,7 @@ impl From<organization::Model> for Organization {
             slug: o.slug,
             name: o.name,
             created_at: o.created_at,
+            retention_days: o.retention_days,
         }
     }
 }

@@ -189,7 +189,7 @@ pub struct Report {
     pub error: Option<String>,
     pub row_count: Option<i64>,
     pub size_bytes: Option<i64>,
-    /// The file is deleted after this (the organization's retention).
+    /// The file is deleted after this: `createdAt` plus the organization's `retentionDays`.
     pub expires_at: DateTime<Utc>,
     #[graphql(skip)]
     pub inner: domain::reports::Report,
@@ -217,7 +217,7 @@ impl From<domain::reports::Report> for Report {
                 .filter(|_| r.job.status != "SUCCEEDED"),
             row_count: r.row.row_count,
             size_bytes: r.row.size_bytes,
-            expires_at: r.row.expires_at,
+            expires_at: r.expires_at(),
             inner: r,
         }
     }
