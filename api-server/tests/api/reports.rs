@@ -225,7 +225,7 @@ async fn csv_and_json_reports_render_and_download(backend: Backend) {
     let r = app
         .gql(
             &app.viewer_a.caller(),
-            &format!("query($id: ID!) {{ report(id: $id) {{ downloadUrl }} }}"),
+            "query($id: ID!) { report(id: $id) { downloadUrl } }",
             json!({ "id": json_report["id"] }),
         )
         .await;
