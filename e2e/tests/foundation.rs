@@ -259,25 +259,29 @@ fn job_timings(cmd: &mut Command) {
         .env("OPSDECK_JOBS_RETRY_CAP_SECS", "2");
 }
 
-async fn start_worker() -> Child {
+async fn start_worker(extra: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(binary("worker"));
     production_env(&mut cmd, "unused");
     job_timings(&mut cmd);
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
     cmd.env("OPSDECK_LOG", "info");
     let mut worker = cmd.stderr(Stdio::piped()).spawn().unwrap();
     wait_for_line(&mut worker, "consuming").await;
     worker
 }
 
-/// `kill -9` of the worker running a job: the job's lease expires, another worker's
-/// reconciler reclaims it, and it completes exactly once, its attempts telling the story.
-#[tokio::test]
-async fn a_worker_killed_mid_job_loses_nothing() {
-    let slug = format!("kill-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+/// An organization with an ADMIN key (made with the CLI) and an api-server on it.
+async fn server_with_admin_key(prefix: &str) -> (String, String, Child) {
+    let slug = format!(
+        "{prefix}-{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
     let mut cli = Command::new(binary("api-server"));
     production_env(&mut cli, "unused");
     let out = cli
-        .args(["create-organization", "--slug", &slug, "--name", "Kill"])
+        .args(["create-organization", "--slug", &slug, "--name", prefix])
         .output()
         .await
         .unwrap();
@@ -317,40 +321,53 @@ async fn a_worker_killed_mid_job_loses_nothing() {
         .trim_start_matches("Opsdeck API on ")
         .trim_end_matches("/graphql")
         .to_owned();
+    (base, key, server)
+}
 
-    let mut first = start_worker().await;
+async fn run_probe(base: &str, key: &str, sleep_ms: u64) -> String {
     let r = gql(
-        &base,
-        &key,
+        base,
+        key,
         None,
-        "mutation { runFleetProbe(input: { sleepMs: 6000 }) { id status } }",
+        &format!("mutation {{ runFleetProbe(input: {{ sleepMs: {sleep_ms} }}) {{ id status }} }}"),
     )
     .await;
-    let id = r["data"]["runFleetProbe"]["id"]
+    r["data"]["runFleetProbe"]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("{r}"))
-        .to_owned();
+        .to_owned()
+}
+
+/// Polls the job until its status is `want`.
+async fn poll_job(base: &str, key: &str, id: &str, want: &str, within: Duration) -> Value {
     let query = format!(
         "{{ job(id: \"{id}\") {{ status attempt progress result attempts {{ attempt outcome worker error }} }} }}"
     );
-    let poll = async |want: &str, within: Duration| -> Value {
-        let start = std::time::Instant::now();
-        loop {
-            let r = gql(&base, &key, None, &query).await;
-            let job = r["data"]["job"].clone();
-            if job["status"] == want {
-                return job;
-            }
-            assert!(start.elapsed() < within, "job not {want}: {r}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+    let start = std::time::Instant::now();
+    loop {
+        let r = gql(base, key, None, &query).await;
+        let job = r["data"]["job"].clone();
+        if job["status"] == want {
+            return job;
         }
-    };
-    poll("RUNNING", Duration::from_secs(10)).await;
+        assert!(start.elapsed() < within, "job not {want}: {r}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `kill -9` of the worker running a job: the job's lease expires, another worker's
+/// reconciler reclaims it, and it completes exactly once, its attempts telling the story.
+#[tokio::test]
+async fn a_worker_killed_mid_job_loses_nothing() {
+    let (base, key, mut server) = server_with_admin_key("kill").await;
+    let mut first = start_worker(&[]).await;
+    let id = run_probe(&base, &key, 6000).await;
+    poll_job(&base, &key, &id, "RUNNING", Duration::from_secs(10)).await;
     first.start_kill().unwrap(); // SIGKILL: no release, no last write
     first.wait().await.unwrap();
 
-    let mut second = start_worker().await;
-    let done = poll("SUCCEEDED", Duration::from_secs(40)).await;
+    let mut second = start_worker(&[]).await;
+    let done = poll_job(&base, &key, &id, "SUCCEEDED", Duration::from_secs(40)).await;
     let attempts = done["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 2, "{done}");
     assert_eq!(attempts[0]["outcome"], "LEASE_EXPIRED", "{done}");
@@ -361,6 +378,51 @@ async fn a_worker_killed_mid_job_loses_nothing() {
     assert_eq!(done["result"]["attempt"], 2);
     assert_eq!(done["result"]["worker"], attempts[1]["worker"]);
 
+    second.start_kill().unwrap();
+    server.kill().await.unwrap();
+}
+
+/// SIGTERM with a job running past the grace period: the worker hands the job back
+/// (`RELEASED`, not counted as an attempt) and exits 0; another worker completes it.
+#[tokio::test]
+async fn a_worker_stopped_with_sigterm_releases_its_job() {
+    let (base, key, mut server) = server_with_admin_key("term").await;
+    let mut first = start_worker(&[("OPSDECK_WORKER_GRACE_SECS", "1")]).await;
+    let id = run_probe(&base, &key, 8000).await;
+    poll_job(&base, &key, &id, "RUNNING", Duration::from_secs(10)).await;
+    let pid = first.id().unwrap().to_string();
+    let stopped_at = std::time::Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(15), first.wait())
+        .await
+        .expect("the worker exits within its grace period and the release")
+        .unwrap();
+    assert!(status.success(), "exit 0 on SIGTERM: {status:?}");
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        stopped_at.elapsed()
+    );
+    let released = poll_job(&base, &key, &id, "QUEUED", Duration::from_secs(5)).await;
+    assert_eq!(released["attempts"][0]["outcome"], "RELEASED", "{released}");
+    assert_eq!(released["attempt"], 0, "a released attempt is not counted");
+
+    let mut second = start_worker(&[]).await;
+    let done = poll_job(&base, &key, &id, "SUCCEEDED", Duration::from_secs(30)).await;
+    let outcomes: Vec<&str> = done["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["RELEASED", "SUCCEEDED"], "{done}");
     second.start_kill().unwrap();
     server.kill().await.unwrap();
 }

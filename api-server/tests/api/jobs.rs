@@ -418,3 +418,109 @@ async fn a_stale_attempt_cannot_write(backend: Backend) {
     assert_eq!(j["attempts"][0]["worker"], first.worker.as_str());
     assert_eq!(j["attempts"][1]["worker"], "worker-b");
 }
+
+with_jobs_on_both!(an_unreadable_payload_is_dead_lettered_and_the_queue_flows);
+
+async fn an_unreadable_payload_is_dead_lettered_and_the_queue_flows(backend: Backend) {
+    use domain::entity::job;
+    let app = TestApp::builder(backend).jobs().start().await;
+    let db = &app.app.db;
+    let id = uuid::Uuid::now_v7();
+    let now = domain::time::now();
+    let tx = domain::db::begin(db, domain::db::Scope::org(app.org_a.id))
+        .await
+        .unwrap();
+    // A payload no version of the contract reads (as if written by a broken producer).
+    job::Entity::insert(job::ActiveModel::from(job::Model {
+        id,
+        org_id: app.org_a.id,
+        kind: "fleet_probe".into(),
+        payload: json!({ "sleepMs": "soon", "behaviour": "WHATEVER" }),
+        status: "QUEUED".into(),
+        attempt: 0,
+        max_attempts: 2,
+        run_after: now,
+        lease_owner: None,
+        lease_expires_at: None,
+        fencing_token: 0,
+        cancel_requested_at: None,
+        progress: 0,
+        result: None,
+        last_error: None,
+        delivered_at: None,
+        created_at: now,
+        updated_at: now,
+        started_at: None,
+        finished_at: None,
+    }))
+    .exec_without_returning(&tx)
+    .await
+    .unwrap();
+    domain::outbox::enqueue(
+        &tx,
+        app.org_a.id,
+        domain::outbox::JOB_ENQUEUED,
+        json!({ "jobId": id, "kind": "fleet_probe" }),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    domain::jobs::relay::wake();
+    let dead = wait_for(
+        &app,
+        &json!(id.to_string()),
+        &["DEAD"],
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(outcomes(&dead), ["DEAD"], "no attempt can read it: {dead}");
+    assert!(
+        dead["lastError"]
+            .as_str()
+            .unwrap()
+            .starts_with("unreadable fleet_probe payload"),
+        "{dead}"
+    );
+    let next = probe(&app, 0, "SUCCEED").await;
+    wait_for(&app, &next["id"], &["SUCCEEDED"], Duration::from_secs(10)).await;
+}
+
+/// Redis flushed while jobs are queued and running: the reconciler redelivers from the
+/// database and the consumers re-register, so every job still completes, once.
+mod redis_flushed_under_load {
+    #[tokio::test]
+    async fn postgres() {
+        super::redis_flushed_under_load(crate::support::Backend::Postgres).await
+    }
+}
+
+async fn redis_flushed_under_load(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .env("OPSDECK_JOBS_REDELIVER_AFTER_SECS", "2")
+        .env("OPSDECK_JOBS_ORG_CONCURRENCY", "4")
+        .jobs()
+        .start()
+        .await;
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        ids.push(probe(&app, 150, "SUCCEED").await["id"].clone());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let redis = redis::Client::open(crate::support::env("OPSDECK_TEST_REDIS_URL")).unwrap();
+    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+    for id in &ids {
+        let j = wait_for(&app, id, &["SUCCEEDED"], Duration::from_secs(60)).await;
+        let succeeded = outcomes(&j).iter().filter(|o| *o == "SUCCEEDED").count();
+        assert_eq!(succeeded, 1, "completed once: {j}");
+    }
+    // The deliveries the flush dropped came back through the reconciler.
+    let metrics = app.metrics().await;
+    let redelivered: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("opsdeck_jobs_redelivered_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(redelivered > 0.0, "nothing was redelivered:\n{metrics}");
+}
