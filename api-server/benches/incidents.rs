@@ -8,6 +8,8 @@
 //! Seeds 100 organizations × 1,000 incidents once, in its own database `opsdeck_bench` beside
 //! the test database (kept between runs; the tests never see it).
 
+#[path = "support/bench_db.rs"]
+mod bench_db;
 #[path = "support/closed_loop.rs"]
 mod closed_loop;
 #[path = "../tests/api/issuer.rs"]
@@ -20,72 +22,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use api_server::app::AppState;
+use bench_db::{bench_db, ensure_bench_database, env, knob};
 use closed_loop::closed_loop;
 use domain::config::Config;
 use domain::role::Role;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
-
-fn env(name: &str) -> String {
-    #[allow(clippy::disallowed_methods)] // bench knobs, set by scripts/with-components
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run through scripts/with-components"))
-}
-
-fn knob(name: &str, default: u64) -> u64 {
-    #[allow(clippy::disallowed_methods)]
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// `url` with its database replaced by `opsdeck_bench`.
-fn bench_db(url: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("a database URL");
-    format!("{base}/opsdeck_bench")
-}
-
-/// Creates `opsdeck_bench` (as the owner, who may create databases) with the same grants
-/// the test database has for the app role.
-async fn ensure_bench_database(owner_url: &str, app_url: &str) {
-    let app_role = app_url
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split(':').next())
-        .expect("app role in the URL");
-    let owner = domain::db::connect_url(owner_url, 1).await.unwrap();
-    let exists = owner
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT 1 FROM pg_database WHERE datname = 'opsdeck_bench'",
-        ))
-        .await
-        .unwrap()
-        .is_some();
-    if !exists {
-        owner
-            .execute_unprepared("CREATE DATABASE opsdeck_bench")
-            .await
-            .unwrap();
-    }
-    owner.close().await.unwrap();
-    let bench = domain::db::connect_url(&bench_db(owner_url), 1)
-        .await
-        .unwrap();
-    for grant in [
-        format!("GRANT USAGE ON SCHEMA public TO {app_role}"),
-        format!(
-            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app_role}"
-        ),
-        format!(
-            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {app_role}"
-        ),
-    ] {
-        bench.execute_unprepared(&grant).await.unwrap();
-    }
-    bench.close().await.unwrap();
-}
 
 const ORGS: usize = 100;
 const PER_ORG: usize = 1000;
@@ -465,32 +407,11 @@ impl Run<'_> {
     }
 
     fn pgbench(&self, script: &str) -> f64 {
-        let path = std::env::temp_dir().join(format!("opsdeck-bench-{}.sql", uuid::Uuid::now_v7()));
-        std::fs::write(&path, script).unwrap();
-        let out = std::process::Command::new("pgbench")
-            .args([
-                "-n",
-                "-c",
-                &self.concurrency.to_string(),
-                "-j",
-                "1",
-                "-T",
-                &self.seconds.to_string(),
-                "-f",
-            ])
-            .arg(&path)
-            .arg("-D")
-            .arg(format!("org='{}'", self.org))
-            .arg(bench_db(&env("OPSDECK_TEST_APP_URL")))
-            .output()
-            .expect("pgbench");
-        let _ = std::fs::remove_file(&path);
-        let report = String::from_utf8_lossy(&out.stdout);
-        report
-            .lines()
-            .find(|l| l.starts_with("tps"))
-            .and_then(|l| l.split_whitespace().nth(2))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("pgbench: {report} {}", String::from_utf8_lossy(&out.stderr)))
+        bench_db::pgbench(
+            script,
+            self.concurrency,
+            self.seconds,
+            &[("org", format!("'{}'", self.org))],
+        )
     }
 }

@@ -524,3 +524,59 @@ async fn redis_flushed_under_load(backend: Backend) {
         .unwrap_or(0.0);
     assert!(redelivered > 0.0, "nothing was redelivered:\n{metrics}");
 }
+
+with_jobs_on_both!(one_orgs_backlog_does_not_starve_another);
+
+/// Org A queues hundreds of jobs; org B's single job, queued after all of them, runs long
+/// before A's backlog drains (A holds at most its cap of the workers).
+async fn one_orgs_backlog_does_not_starve_another(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .env("OPSDECK_JOBS_ORG_CONCURRENCY", "1")
+        .jobs()
+        .start()
+        .await;
+    let db = &app.app.db;
+    let policy = domain::jobs::store::Policy::from(&app.app.config.jobs);
+    let a = domain::org::OrgCtx::system(app.org_a.id);
+    let backlog = 200;
+    for _ in 0..backlog {
+        domain::jobs::service::probe(
+            db,
+            &a,
+            domain::jobs::contracts::FleetProbe {
+                sleep_ms: 20,
+                behaviour: domain::jobs::contracts::ProbeBehaviour::Succeed,
+            },
+            &policy,
+        )
+        .await
+        .unwrap();
+    }
+    let r = app
+        .gql(
+            &app.admin_b.caller(),
+            "mutation { runFleetProbe(input: {}) { id } }",
+            json!({}),
+        )
+        .await;
+    let b_job = r.data()["runFleetProbe"]["id"].clone();
+    let start = Instant::now();
+    loop {
+        let j = job(&app, &app.admin_b.caller(), &b_job).await;
+        if j["status"] == "SUCCEEDED" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "B starved: {j}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // At 20 ms a job and one at a time, A's backlog needs at least 4 s: most of it waits.
+    let r = app
+        .gql(
+            &app.admin_a.caller(),
+            "{ jobs(status: [QUEUED], first: 100) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let waiting = r.data()["jobs"]["edges"].as_array().unwrap().len();
+    assert!(waiting > 50, "B ran while A's backlog was still queued ({waiting} left)");
+}

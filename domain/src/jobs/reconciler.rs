@@ -11,7 +11,10 @@
 use std::time::Duration;
 
 use entity::job;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::queue::Queue;
 use super::store::{self, Policy};
@@ -63,6 +66,9 @@ pub async fn reconcile_once(
                 .add(job::Column::DeliveredAt.is_null())
                 .add(job::Column::DeliveredAt.lt(stale)),
         )
+        // A job waiting for its org's slot is not lost: the slot's release delivers it.
+        // Redelivering it would only be refused again, and would crowd out lost ones.
+        .filter(at_capacity_excluded(db.get_database_backend(), policy))
         .order_by_asc(job::Column::RunAfter)
         .limit(BATCH)
         .all(&tx)
@@ -93,6 +99,18 @@ pub async fn reconcile_once(
     queue.wake(&woken).await;
     done.redelivered = ids.len();
     Ok(done)
+}
+
+fn at_capacity_excluded(backend: DbBackend, policy: &Policy) -> SimpleExpr {
+    let cap = i64::from(policy.org_concurrency);
+    let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?" };
+    Expr::cust_with_values(
+        format!(
+            "(jobs.org_id, jobs.kind) NOT IN (SELECT r.org_id, r.kind FROM jobs r \
+             WHERE r.status = 'RUNNING' GROUP BY r.org_id, r.kind HAVING count(*) >= {placeholder})"
+        ),
+        [cap],
+    )
 }
 
 /// Reconciles every `every` until `shutdown`.

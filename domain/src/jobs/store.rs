@@ -551,6 +551,8 @@ pub async fn expire_lease(
     };
     record_attempt(tx, &lease, outcome, Some(error), now).await?;
     status_changed(tx, &moved).await?;
+    // The dead worker's slot is free: the org's next job of the kind may start.
+    promote_next(tx, row.org_id, &row.kind, row.id).await?;
     Ok(true)
 }
 

@@ -1,0 +1,354 @@
+//! B6: enqueue → handler-start latency of a no-op job (a `fleet_probe` of 0 ms), including
+//! the outbox and the relay: after an idle period (20 samples), and at 50 and 500 jobs/s.
+//! B7: a burst of 10,000 no-op jobs through 2 worker processes: jobs/s against pgbench
+//! running the same statements per job (enqueue, relay mark, claim, finish), with 0 lost and
+//! 0 duplicated. B10: B6's idle pickup on the embedded SQLite queue, in one process.
+//!
+//!     scripts/with-components cargo bench --workspace --bench jobs
+//!
+//! Knobs: BENCH_IDLE_SECS (60), BENCH_SECONDS (10), BENCH_BURST (10000). PostgreSQL runs in
+//! the benches' own database `opsdeck_bench`; Redis is the test Redis. Worker processes are
+//! this binary again, started with OPSDECK_BENCH_ROLE=worker.
+
+#[path = "support/bench_db.rs"]
+mod bench_db;
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bench_db::{bench_db, ensure_bench_database, env, knob};
+use domain::config::Config;
+use domain::db::{Db, Scope};
+use domain::entity::{job, job_attempt};
+use domain::jobs::contracts::{FleetProbe, ProbeBehaviour};
+use domain::jobs::store::Policy;
+use domain::org::OrgCtx;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use uuid::Uuid;
+
+const SAMPLES: usize = 20;
+
+fn main() {
+    domain::install_crypto_provider();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    #[allow(clippy::disallowed_methods)]
+    if std::env::var("OPSDECK_BENCH_ROLE").as_deref() == Ok("worker") {
+        let config = Config::load().expect("worker configuration");
+        worker::telemetry(&config);
+        rt.block_on(worker::serve(config)).expect("worker");
+        return;
+    }
+    rt.block_on(bench());
+}
+
+fn production_vars(dir: &std::path::Path, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut vars: BTreeMap<String, String> = [
+        ("OPSDECK_DATA_DIR", dir.to_str().unwrap().to_owned()),
+        ("OPSDECK_DATABASE_URL", bench_db(&env("OPSDECK_TEST_APP_URL"))),
+        (
+            "OPSDECK_MIGRATION_DATABASE_URL",
+            bench_db(&env("OPSDECK_TEST_MIGRATE_URL")),
+        ),
+        ("OPSDECK_REDIS_URL", env("OPSDECK_TEST_REDIS_URL")),
+        ("OPSDECK_DATABASE_MAX_CONNECTIONS", "16".to_owned()),
+        // The cap would otherwise hold one org's no-op burst to 2 running at a time.
+        ("OPSDECK_JOBS_ORG_CONCURRENCY", "16".to_owned()),
+        ("OPSDECK_WORKER_LISTEN", "127.0.0.1:0".to_owned()),
+        ("OPSDECK_LOG", "warn".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in extra {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    vars
+}
+
+async fn spawn_worker(vars: &BTreeMap<String, String>) -> tokio::process::Child {
+    let mut cmd = tokio::process::Command::new(std::env::current_exe().unwrap());
+    cmd.env_clear()
+        .env("OPSDECK_BENCH_ROLE", "worker")
+        .envs(vars)
+        .env("OPSDECK_LOG", "info")
+        .env("OPSDECK_LOG_FORMAT", "text")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("consuming") {
+                return;
+            }
+        }
+        panic!("the worker exited before consuming");
+    })
+    .await
+    .expect("worker start-up");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    child
+}
+
+fn probe() -> FleetProbe {
+    FleetProbe {
+        sleep_ms: 0,
+        behaviour: ProbeBehaviour::Succeed,
+    }
+}
+
+async fn new_org(db: &Db, name: &str) -> Uuid {
+    let suffix = &Uuid::now_v7().simple().to_string()[20..];
+    domain::organizations::create_system(
+        db,
+        domain::organizations::NewOrganization {
+            slug: format!("{name}-{suffix}"),
+            name: name.to_owned(),
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn jobs_of(db: &Db, org: Uuid) -> Vec<job::Model> {
+    let tx = domain::db::begin_read(db, Scope::org(org)).await.unwrap();
+    let rows = job::Entity::find()
+        .filter(job::Column::OrgId.eq(org))
+        .all(&tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    rows
+}
+
+async fn wait_all_done(db: &Db, org: Uuid, n: usize, within: Duration) -> Vec<job::Model> {
+    let start = Instant::now();
+    loop {
+        let rows = jobs_of(db, org).await;
+        if rows.len() == n && rows.iter().all(|j| j.status == "SUCCEEDED") {
+            return rows;
+        }
+        assert!(
+            start.elapsed() < within,
+            "{} of {n} succeeded after {within:?}",
+            rows.iter().filter(|j| j.status == "SUCCEEDED").count()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Enqueue → claim (the handler starts right after), per job, in ms.
+fn pickups(rows: &[job::Model]) -> Vec<f64> {
+    let mut v: Vec<f64> = rows
+        .iter()
+        .map(|j| (j.started_at.unwrap() - j.created_at).num_microseconds().unwrap() as f64 / 1000.0)
+        .collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((sorted.len() as f64) * p).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// One job at a time into an idle fleet, `SAMPLES` times, a second apart.
+async fn idle_samples(db: &Db, org: Uuid, policy: &Policy) -> Vec<f64> {
+    let ctx = OrgCtx::system(org);
+    for _ in 0..SAMPLES {
+        let j = domain::jobs::service::probe(db, &ctx, probe(), policy).await.unwrap();
+        let start = Instant::now();
+        loop {
+            let row = domain::jobs::service::get(db, &ctx, j.id).await.unwrap();
+            if row.status == "SUCCEEDED" {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "idle job not done: {row:?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    pickups(&jobs_of(db, org).await)
+}
+
+/// `rate` jobs/s for `seconds`, each enqueued on its tick.
+async fn at_rate(db: &Db, org: Uuid, policy: &Policy, rate: u64, seconds: u64) -> Vec<f64> {
+    let n = rate * seconds;
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        tick.tick().await;
+        let (db, policy) = (db.clone(), *policy);
+        tasks.push(tokio::spawn(async move {
+            domain::jobs::service::probe(&db, &OrgCtx::system(org), probe(), &policy)
+                .await
+                .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    pickups(&wait_all_done(db, org, n as usize, Duration::from_secs(120)).await)
+}
+
+async fn bench() {
+    let idle = knob("BENCH_IDLE_SECS", 60);
+    let seconds = knob("BENCH_SECONDS", 10);
+    let burst = knob("BENCH_BURST", 10_000) as usize;
+    ensure_bench_database(&env("OPSDECK_TEST_MIGRATE_URL"), &env("OPSDECK_TEST_APP_URL")).await;
+    let dir = std::env::temp_dir().join(format!("opsdeck-bench-jobs-{}", Uuid::now_v7()));
+    let vars = production_vars(&dir, &[]);
+    let config = Config::from_env_map(vars.clone()).unwrap();
+    domain::db::migrate(&config).await.unwrap();
+    let app = api_server::app::AppState::new(config.clone()).await.unwrap();
+    // This process is the API side: its relay delivers what it enqueues.
+    app.start_jobs(false);
+    let db = app.db.clone();
+    let policy = Policy::from(&config.jobs);
+    let mut report = Vec::new();
+
+    // B6 with one worker process.
+    let worker = spawn_worker(&vars).await;
+    eprintln!("B6: {idle} s idle, then {SAMPLES} samples");
+    tokio::time::sleep(Duration::from_secs(idle)).await;
+    let org = new_org(&db, "b6-idle").await;
+    let v = idle_samples(&db, org, &policy).await;
+    report.push(format!(
+        "B6 idle (Redis, {SAMPLES} samples)          p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms  (goal p99 <= 50)",
+        pct(&v, 0.5), pct(&v, 0.99), v[v.len() - 1]
+    ));
+    for rate in [50, 500] {
+        eprintln!("B6: {rate} jobs/s for {seconds} s");
+        let org = new_org(&db, &format!("b6-{rate}")).await;
+        let v = at_rate(&db, org, &policy, rate, seconds).await;
+        report.push(format!(
+            "B6 at {rate:>3} jobs/s ({:>5} jobs)             p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms  (goal p99 <= 40)",
+            v.len(), pct(&v, 0.5), pct(&v, 0.99), v[v.len() - 1]
+        ));
+    }
+    drop(worker);
+
+    // B7: a burst through two worker processes.
+    let workers = [spawn_worker(&vars).await, spawn_worker(&vars).await];
+    eprintln!("B7: burst of {burst}");
+    let org = new_org(&db, "b7").await;
+    let started = Instant::now();
+    let t0 = domain::time::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let enqueuers: Vec<_> = (0..8)
+        .map(|_| {
+            let (db, next) = (db.clone(), next.clone());
+            tokio::spawn(async move {
+                while (next.fetch_add(1, Ordering::Relaxed) as usize) < burst {
+                    domain::jobs::service::probe(&db, &OrgCtx::system(org), probe(), &policy)
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for e in enqueuers {
+        e.await.unwrap();
+    }
+    let enqueued_in = started.elapsed();
+    let rows = wait_all_done(&db, org, burst, Duration::from_secs(600)).await;
+    let t1 = rows.iter().filter_map(|j| j.finished_at).max().unwrap();
+    let jobs_per_sec = burst as f64 / ((t1 - t0).num_microseconds().unwrap() as f64 / 1e6);
+    let tx = domain::db::begin_read(&db, Scope::org(org)).await.unwrap();
+    let attempts = job_attempt::Entity::find()
+        .filter(job_attempt::Column::OrgId.eq(org))
+        .count(&tx)
+        .await
+        .unwrap();
+    let succeeded = job_attempt::Entity::find()
+        .filter(job_attempt::Column::OrgId.eq(org))
+        .filter(job_attempt::Column::Outcome.eq("SUCCEEDED"))
+        .count(&tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let lost = burst - rows.iter().filter(|j| j.status == "SUCCEEDED").count();
+    let duplicated = attempts as usize - burst;
+    drop(workers);
+    let pg_org = new_org(&db, "b7-pgbench").await;
+    let tps = bench_db::pgbench(
+        LIFECYCLE_SQL,
+        8,
+        seconds,
+        &[("org", format!("'{pg_org}'"))],
+    );
+    report.push(format!(
+        "B7 burst of {burst}, 2 workers x 4: {jobs_per_sec:>7.0} jobs/s; pgbench (same statements, 8 clients) {tps:>7.0}/s; ratio {:.2} (goal >= 0.6); lost {lost}, duplicated {duplicated} ({succeeded} SUCCEEDED attempts); enqueued in {:.1} s",
+        jobs_per_sec / tps,
+        enqueued_in.as_secs_f64()
+    ));
+
+    // B10: the embedded deployment, in one process on SQLite.
+    let dir = std::env::temp_dir().join(format!("opsdeck-bench-embedded-{}", Uuid::now_v7()));
+    let embedded = Config::from_env_map(
+        [
+            ("OPSDECK_DATA_DIR", dir.to_str().unwrap()),
+            ("OPSDECK_LOG", "warn"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    )
+    .unwrap();
+    domain::db::migrate(&embedded).await.unwrap();
+    let local = api_server::app::AppState::new(embedded.clone()).await.unwrap();
+    local.start_jobs(true);
+    eprintln!("B10: {idle} s idle, then {SAMPLES} samples");
+    tokio::time::sleep(Duration::from_secs(idle)).await;
+    let org = new_org(&local.db, "b10").await;
+    let v = idle_samples(&local.db, org, &Policy::from(&embedded.jobs)).await;
+    report.push(format!(
+        "B10 idle (embedded SQLite, {SAMPLES} samples)  p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms  (goal p99 <= 50)",
+        pct(&v, 0.5), pct(&v, 0.99), v[v.len() - 1]
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!();
+    for line in report {
+        println!("{line}");
+    }
+}
+
+/// One no-op job's statements, in the transactions Opsdeck uses: enqueue (job + outbox),
+/// the relay's marks, the claim (lookup, cap lock, running count, conditional update) and
+/// the finish (conditional update, attempt row, outbox row, next-in-line lookup).
+const LIFECYCLE_SQL: &str = r#"
+BEGIN;
+SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
+INSERT INTO jobs (id, org_id, kind, payload, status, attempt, max_attempts, run_after, fencing_token, progress, created_at, updated_at) VALUES (gen_random_uuid(), :org, 'fleet_probe', '{"sleepMs":0,"behaviour":"SUCCEED"}', 'QUEUED', 0, 3, now(), 0, 0, now(), now()) RETURNING id AS job \gset
+INSERT INTO outbox (id, org_id, event, payload, created_at) VALUES (gen_random_uuid(), :org, 'job.enqueued', '{}', now()) RETURNING id AS ob \gset
+COMMIT;
+BEGIN;
+SELECT set_config('app.org_id', '', true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', 'on', true);
+UPDATE jobs SET delivered_at = now() WHERE id = :'job' AND status = 'QUEUED';
+UPDATE outbox SET delivered_at = now() WHERE id = :'ob';
+COMMIT;
+BEGIN;
+SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
+SELECT * FROM jobs WHERE id = :'job' AND org_id = :org;
+SELECT pg_advisory_xact_lock(hashtextextended('jobs:' || :org || ':fleet_probe', 0));
+SELECT count(*) FROM jobs WHERE org_id = :org AND kind = 'fleet_probe' AND status = 'RUNNING';
+UPDATE jobs SET status = 'RUNNING', attempt = 1, fencing_token = 1, lease_owner = 'pgbench', lease_expires_at = now() + interval '30 seconds', started_at = now(), updated_at = now() WHERE id = :'job' AND org_id = :org AND status = 'QUEUED' AND fencing_token = 0;
+COMMIT;
+BEGIN;
+SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
+UPDATE jobs SET status = 'SUCCEEDED', lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), result = '{}', progress = 100, finished_at = now() WHERE id = :'job' AND org_id = :org AND status = 'RUNNING' AND fencing_token = 1 RETURNING *;
+INSERT INTO job_attempts (id, org_id, job_id, attempt, fencing_token, worker, outcome, error, started_at, finished_at) VALUES (gen_random_uuid(), :org, :'job', 1, 1, 'pgbench', 'SUCCEEDED', NULL, now(), now());
+INSERT INTO outbox (id, org_id, event, payload, created_at) VALUES (gen_random_uuid(), :org, 'job.status_changed', '{}', now());
+SELECT * FROM jobs WHERE org_id = :org AND kind = 'fleet_probe' AND status = 'QUEUED' AND run_after <= now() AND id <> :'job' ORDER BY id LIMIT 1;
+COMMIT;
+"#;
