@@ -61,7 +61,8 @@ fn production_vars(dir: &std::path::Path, extra: &[(&str, &str)]) -> BTreeMap<St
         // The cap would otherwise hold one org's no-op burst to 2 running at a time.
         ("OPSDECK_JOBS_ORG_CONCURRENCY", "16".to_owned()),
         ("OPSDECK_WORKER_LISTEN", "127.0.0.1:0".to_owned()),
-        ("OPSDECK_LOG", "warn".to_owned()),
+        ("OPSDECK_LOG", knob_text("BENCH_LOG", "warn")),
+        ("OPSDECK_LOG_FORMAT", "text".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -77,8 +78,7 @@ async fn spawn_worker(vars: &BTreeMap<String, String>) -> tokio::process::Child 
     cmd.env_clear()
         .env("OPSDECK_BENCH_ROLE", "worker")
         .envs(vars)
-        .env("OPSDECK_LOG", "info")
-        .env("OPSDECK_LOG_FORMAT", "text")
+        .env("OPSDECK_LOG", knob_text("BENCH_WORKER_LOG", "info"))
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let mut child = cmd.spawn().unwrap();
@@ -95,6 +95,11 @@ async fn spawn_worker(vars: &BTreeMap<String, String>) -> tokio::process::Child 
     .expect("worker start-up");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     child
+}
+
+fn knob_text(name: &str, default: &str) -> String {
+    #[allow(clippy::disallowed_methods)]
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
 fn probe() -> FleetProbe {
@@ -204,10 +209,13 @@ async fn bench() {
     let idle = knob("BENCH_IDLE_SECS", 60);
     let seconds = knob("BENCH_SECONDS", 10);
     let burst = knob("BENCH_BURST", 10_000) as usize;
+    let only = knob_text("BENCH_ONLY", "b6,b7,b10");
+    let run = |name: &str| only.split(',').any(|o| o.trim() == name);
     ensure_bench_database(&env("OPSDECK_TEST_MIGRATE_URL"), &env("OPSDECK_TEST_APP_URL")).await;
     let dir = std::env::temp_dir().join(format!("opsdeck-bench-jobs-{}", Uuid::now_v7()));
     let vars = production_vars(&dir, &[]);
     let config = Config::from_env_map(vars.clone()).unwrap();
+    worker::telemetry(&config);
     domain::db::migrate(&config).await.unwrap();
     let app = api_server::app::AppState::new(config.clone()).await.unwrap();
     // This process is the API side: its relay delivers what it enqueues.
@@ -216,8 +224,32 @@ async fn bench() {
     let policy = Policy::from(&config.jobs);
     let mut report = Vec::new();
 
-    // B6 with one worker process.
-    let worker = spawn_worker(&vars).await;
+    if run("b6") {
+        b6(&db, &vars, &policy, idle, seconds, &mut report).await;
+    }
+    if run("b7") {
+        b7(&db, &vars, &policy, seconds, burst, &mut report).await;
+    }
+    if run("b10") {
+        b10(idle, &mut report).await;
+    }
+    println!();
+    for line in report {
+        println!("{line}");
+    }
+}
+
+/// B6 with one worker process.
+async fn b6(
+    db: &Db,
+    vars: &BTreeMap<String, String>,
+    policy: &Policy,
+    idle: u64,
+    seconds: u64,
+    report: &mut Vec<String>,
+) {
+    let (db, policy) = (db.clone(), *policy);
+    let worker = spawn_worker(vars).await;
     eprintln!("B6: {idle} s idle, then {SAMPLES} samples");
     tokio::time::sleep(Duration::from_secs(idle)).await;
     let org = new_org(&db, "b6-idle").await;
@@ -236,9 +268,19 @@ async fn bench() {
         ));
     }
     drop(worker);
+}
 
-    // B7: a burst through two worker processes.
-    let workers = [spawn_worker(&vars).await, spawn_worker(&vars).await];
+/// B7: a burst through two worker processes.
+async fn b7(
+    db: &Db,
+    vars: &BTreeMap<String, String>,
+    policy: &Policy,
+    seconds: u64,
+    burst: usize,
+    report: &mut Vec<String>,
+) {
+    let (db, policy) = (db.clone(), *policy);
+    let workers = [spawn_worker(vars).await, spawn_worker(vars).await];
     eprintln!("B7: burst of {burst}");
     let org = new_org(&db, "b7").await;
     let started = Instant::now();
@@ -292,7 +334,10 @@ async fn bench() {
         enqueued_in.as_secs_f64()
     ));
 
-    // B10: the embedded deployment, in one process on SQLite.
+}
+
+/// B10: the embedded deployment, in one process on SQLite.
+async fn b10(idle: u64, report: &mut Vec<String>) {
     let dir = std::env::temp_dir().join(format!("opsdeck-bench-embedded-{}", Uuid::now_v7()));
     let embedded = Config::from_env_map(
         [
@@ -316,39 +361,35 @@ async fn bench() {
         pct(&v, 0.5), pct(&v, 0.99), v[v.len() - 1]
     ));
     let _ = std::fs::remove_dir_all(&dir);
-
-    println!();
-    for line in report {
-        println!("{line}");
-    }
 }
 
-/// One no-op job's statements, in the transactions Opsdeck uses: enqueue (job + outbox),
+/// One no-op job's statements, in the transactions Opsdeck uses: enqueue (job, outbox, audit),
 /// the relay's marks, the claim (lookup, cap lock, running count, conditional update) and
 /// the finish (conditional update, attempt row, outbox row, next-in-line lookup).
 const LIFECYCLE_SQL: &str = r#"
 BEGIN;
 SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
 INSERT INTO jobs (id, org_id, kind, payload, status, attempt, max_attempts, run_after, fencing_token, progress, created_at, updated_at) VALUES (gen_random_uuid(), :org, 'fleet_probe', '{"sleepMs":0,"behaviour":"SUCCEED"}', 'QUEUED', 0, 3, now(), 0, 0, now(), now()) RETURNING id AS job \gset
-INSERT INTO outbox (id, org_id, event, payload, created_at) VALUES (gen_random_uuid(), :org, 'job.enqueued', '{}', now()) RETURNING id AS ob \gset
+INSERT INTO outbox (id, org_id, event, payload, created_at) VALUES (gen_random_uuid(), :org, 'bench.enqueued', '{}', now()) RETURNING id AS ob \gset
+INSERT INTO audit_log (id, org_id, actor_type, actor_id, action, target_type, target_id, before, after, request_id, created_at) VALUES (gen_random_uuid(), :org, 'system', NULL, 'job.probe_requested', 'job', ':job', NULL, '{"sleepMs":0}', NULL, now());
 COMMIT;
 BEGIN;
 SELECT set_config('app.org_id', '', true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', 'on', true);
-UPDATE jobs SET delivered_at = now() WHERE id = :'job' AND status = 'QUEUED';
-UPDATE outbox SET delivered_at = now() WHERE id = :'ob';
+UPDATE jobs SET delivered_at = now() WHERE id = ':job' AND status = 'QUEUED';
+UPDATE outbox SET delivered_at = now() WHERE id = ':ob';
 COMMIT;
 BEGIN;
 SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
-SELECT * FROM jobs WHERE id = :'job' AND org_id = :org;
+SELECT * FROM jobs WHERE id = ':job' AND org_id = :org;
 SELECT pg_advisory_xact_lock(hashtextextended('jobs:' || :org || ':fleet_probe', 0));
 SELECT count(*) FROM jobs WHERE org_id = :org AND kind = 'fleet_probe' AND status = 'RUNNING';
-UPDATE jobs SET status = 'RUNNING', attempt = 1, fencing_token = 1, lease_owner = 'pgbench', lease_expires_at = now() + interval '30 seconds', started_at = now(), updated_at = now() WHERE id = :'job' AND org_id = :org AND status = 'QUEUED' AND fencing_token = 0;
+UPDATE jobs SET status = 'RUNNING', attempt = 1, fencing_token = 1, lease_owner = 'pgbench', lease_expires_at = now() + interval '30 seconds', started_at = now(), updated_at = now() WHERE id = ':job' AND org_id = :org AND status = 'QUEUED' AND fencing_token = 0;
 COMMIT;
 BEGIN;
 SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
-UPDATE jobs SET status = 'SUCCEEDED', lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), result = '{}', progress = 100, finished_at = now() WHERE id = :'job' AND org_id = :org AND status = 'RUNNING' AND fencing_token = 1 RETURNING *;
-INSERT INTO job_attempts (id, org_id, job_id, attempt, fencing_token, worker, outcome, error, started_at, finished_at) VALUES (gen_random_uuid(), :org, :'job', 1, 1, 'pgbench', 'SUCCEEDED', NULL, now(), now());
-INSERT INTO outbox (id, org_id, event, payload, created_at) VALUES (gen_random_uuid(), :org, 'job.status_changed', '{}', now());
-SELECT * FROM jobs WHERE org_id = :org AND kind = 'fleet_probe' AND status = 'QUEUED' AND run_after <= now() AND id <> :'job' ORDER BY id LIMIT 1;
+UPDATE jobs SET status = 'SUCCEEDED', lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), result = '{}', progress = 100, finished_at = now() WHERE id = ':job' AND org_id = :org AND status = 'RUNNING' AND fencing_token = 1 RETURNING *;
+INSERT INTO job_attempts (id, org_id, job_id, attempt, fencing_token, worker, outcome, error, started_at, finished_at) VALUES (gen_random_uuid(), :org, ':job', 1, 1, 'pgbench', 'SUCCEEDED', NULL, now(), now());
+INSERT INTO outbox (id, org_id, event, payload, created_at) VALUES (gen_random_uuid(), :org, 'bench.status_changed', '{}', now());
+SELECT * FROM jobs WHERE org_id = :org AND kind = 'fleet_probe' AND status = 'QUEUED' AND run_after <= now() AND id <> ':job' ORDER BY id LIMIT 1;
 COMMIT;
 "#;

@@ -12,6 +12,7 @@ mod m20261201_000004_incident_search;
 mod m20261201_000005_incident_attachments;
 mod m20261201_000006_jobs;
 mod m20261201_000007_report_retention;
+mod m20261201_000008_job_dispatch_index;
 mod sql;
 
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_incident_attachments::Migration),
             Box::new(m20261201_000006_jobs::Migration),
             Box::new(m20261201_000007_report_retention::Migration),
+            Box::new(m20261201_000008_job_dispatch_index::Migration),
         ]
     }
 }

@@ -79,9 +79,11 @@ impl Queue {
         let storages = QUEUES
             .iter()
             .map(|q| {
+                // No apalis lock: the job row's claim is the lock (one Redis call saved).
                 let config = RedisConfig::default()
                     .queue(apalis_queue(q))
-                    .batch_size(4)
+                    .batch_size(8)
+                    .lock_tasks(false)
                     .heartbeat_interval(APALIS_HEARTBEAT)
                     .missed_heartbeats(3);
                 (*q, RedisStorage::new(conn.clone()).with_config(config))
@@ -110,7 +112,7 @@ impl Queue {
             .map(|q| {
                 let config = SqliteConfig::default()
                     .queue(apalis_queue(q))
-                    .batch_size(4)
+                    .batch_size(8)
                     .heartbeat_interval(APALIS_HEARTBEAT)
                     .missed_heartbeats(3);
                 (*q, SqliteStorage::new(&pool).with_config(config))

@@ -58,6 +58,7 @@ pub async fn run(db: Db, queue: Queue, poll: Duration, shutdown: impl Future<Out
 
 /// One batch: deliver, then mark delivered. Returns the number of rows handled.
 pub async fn relay_once(db: &Db, queue: &Queue) -> DomainResult<usize> {
+    let started = std::time::Instant::now();
     let tx = db::begin(db, Scope::system()).await?;
     let mut pending = outbox::Entity::find()
         .filter(outbox::Column::DeliveredAt.is_null())
@@ -67,6 +68,7 @@ pub async fn relay_once(db: &Db, queue: &Queue) -> DomainResult<usize> {
         pending = pending.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
     let rows = pending.all(&tx).await?;
+    let selected = started.elapsed();
     if rows.is_empty() {
         tx.commit().await?;
         return Ok(0);
@@ -109,8 +111,17 @@ pub async fn relay_once(db: &Db, queue: &Queue) -> DomainResult<usize> {
         .filter(outbox::Column::Id.is_in(ids))
         .exec(&tx)
         .await?;
+    let pushed = started.elapsed();
     tx.commit().await?;
     queue.wake(&woken).await;
+    tracing::debug!(
+        rows = rows.len(),
+        deliveries = delivered_jobs.len(),
+        select_ms = selected.as_secs_f64() * 1e3,
+        push_ms = (pushed - selected).as_secs_f64() * 1e3,
+        commit_and_wake_ms = (started.elapsed() - pushed).as_secs_f64() * 1e3,
+        "outbox relayed"
+    );
     metrics::counter!("opsdeck_outbox_relayed_total").increment(rows.len() as u64);
     Ok(rows.len())
 }

@@ -188,6 +188,17 @@ pub async fn claim(
         .count(&tx)
         .await?;
     if running >= u64::from(policy.org_concurrency) {
+        // Marked as waiting for a slot (no longer in the queue): the next release of a slot
+        // of this org and kind delivers it again.
+        job::Entity::update_many()
+            .col_expr(
+                job::Column::DeliveredAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(job::Column::Id.eq(job_id))
+            .filter(job::Column::Status.eq(Status::Queued.as_str()))
+            .exec(&tx)
+            .await?;
         tx.commit().await?;
         return Ok(Claim::Skipped(Skip::AtCapacity));
     }
@@ -397,8 +408,9 @@ async fn status_changed(tx: &impl ConnectionTrait, row: &job::Model) -> DomainRe
     .await
 }
 
-/// A slot of (org, kind) has freed: deliver the org's oldest runnable job of that kind
-/// again, since a job refused for capacity is not in the queue any more.
+/// A slot of (org, kind) has freed: deliver again the org's oldest runnable job of that
+/// kind that a claim refused for capacity (it is not in the queue any more). Jobs still in
+/// the queue are left alone, so a busy org's finishes cause no duplicate deliveries.
 async fn promote_next(
     tx: &impl ConnectionTrait,
     org_id: Uuid,
@@ -410,6 +422,7 @@ async fn promote_next(
         .filter(job::Column::Kind.eq(kind))
         .filter(job::Column::Status.eq(Status::Queued.as_str()))
         .filter(job::Column::RunAfter.lte(crate::time::now()))
+        .filter(job::Column::DeliveredAt.is_null())
         .filter(job::Column::Id.ne(except))
         .order_by_asc(job::Column::Id)
         .limit(1)
