@@ -209,7 +209,7 @@ async fn bench() {
     let idle = knob("BENCH_IDLE_SECS", 60);
     let seconds = knob("BENCH_SECONDS", 10);
     let burst = knob("BENCH_BURST", 10_000) as usize;
-    let only = knob_text("BENCH_ONLY", "b6,b7,b10");
+    let only = knob_text("BENCH_ONLY", "b6,b7,b10,reports");
     let run = |name: &str| only.split(',').any(|o| o.trim() == name);
     ensure_bench_database(&env("OPSDECK_TEST_MIGRATE_URL"), &env("OPSDECK_TEST_APP_URL")).await;
     let dir = std::env::temp_dir().join(format!("opsdeck-bench-jobs-{}", Uuid::now_v7()));
@@ -232,6 +232,9 @@ async fn bench() {
     }
     if run("b10") {
         b10(idle, &mut report).await;
+    }
+    if run("reports") {
+        reports(&db, &vars, &policy, &mut report).await;
     }
     println!();
     for line in report {
@@ -361,6 +364,85 @@ async fn b10(idle: u64, report: &mut Vec<String>) {
         pct(&v, 0.5), pct(&v, 0.99), v[v.len() - 1]
     ));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Peak resident memory of a process (`VmHWM`), in MiB.
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Reports of `BENCH_REPORT_INCIDENTS` (100,000) incidents in each format, each rendered by
+/// a fresh worker process: time, size, and that worker's peak RSS (rendering streams page
+/// by page; the PDF keeps its summary figures and first 1,000 table rows).
+async fn reports(db: &Db, vars: &BTreeMap<String, String>, policy: &Policy, report: &mut Vec<String>) {
+    use domain::reports::{Format, NewReport};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let n = knob("BENCH_REPORT_INCIDENTS", 100_000) as i64;
+    let org = new_org(db, "reports").await;
+    let tx = domain::db::begin(db, Scope::org(org)).await.unwrap();
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO incidents (id, org_id, number, title, description, severity, status, version, tags, \
+         detected_at, acknowledged_at, resolved_at, created_by_type, created_at, updated_at) \
+         SELECT gen_random_uuid(), $1, g, 'Incident ' || g || ', checkout =SUM(A1)', 'Something broke', \
+         'SEV' || (1 + g % 4), CASE WHEN g % 3 = 0 THEN 'RESOLVED' ELSE 'INVESTIGATING' END, 1, '[\"db\"]'::jsonb, \
+         now() - g * interval '1 minute', now() - g * interval '1 minute' + (g % 600) * interval '1 second', \
+         CASE WHEN g % 3 = 0 THEN now() - g * interval '1 minute' + (g % 7200) * interval '1 second' END, \
+         'system', now() - g * interval '1 minute', now() - g * interval '1 minute' FROM generate_series(1, $2) g",
+        [org.into(), n.into()],
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let ctx = OrgCtx::system(org);
+    let from = domain::time::now() - chrono::Duration::minutes(n + 60);
+    let to = domain::time::now() + chrono::Duration::hours(1);
+    for format in [Format::Csv, Format::Json, Format::Pdf] {
+        let worker = spawn_worker(vars).await;
+        let pid = worker.id().unwrap();
+        let base = peak_rss_mib(pid);
+        let started = Instant::now();
+        let requested = domain::reports::request(
+            db,
+            &ctx,
+            NewReport {
+                format,
+                filter: Default::default(),
+                from,
+                to,
+            },
+            policy,
+        )
+        .await
+        .unwrap();
+        let done = loop {
+            let r = domain::reports::get(db, &ctx, requested.row.id).await.unwrap();
+            match r.job.status.as_str() {
+                "SUCCEEDED" => break r,
+                "QUEUED" | "RUNNING" => {}
+                other => panic!("report {other}: {:?}", r.job.last_error),
+            }
+            assert!(started.elapsed() < Duration::from_secs(900), "report too slow");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let peak = peak_rss_mib(pid);
+        report.push(format!(
+            "report {:<4} {n} incidents: {:>6.1} s, {:>6.1} MiB file, {} rows; worker peak RSS {:.0} MiB (idle {:.0} MiB)",
+            format.as_str(),
+            started.elapsed().as_secs_f64(),
+            done.row.size_bytes.unwrap_or(0) as f64 / 1048576.0,
+            done.row.row_count.unwrap_or(0),
+            peak,
+            base,
+        ));
+        drop(worker);
+    }
 }
 
 /// One no-op job's statements, in the transactions Opsdeck uses: enqueue (job, outbox, audit),

@@ -231,11 +231,13 @@ async fn record(
         .await?;
     }
     match store::finish(&tx, lease, outcome, &rt.policy).await {
-        Ok(row) => {
+        Ok(recorded) => {
             tx.commit().await?;
-            // A slot freed may have promoted the org's next job.
-            domain::jobs::relay::wake();
-            Ok(Finished::Recorded(row.status))
+            if recorded.promoted {
+                // The freed slot went to a waiting job: deliver it now, not at the next poll.
+                domain::jobs::relay::wake();
+            }
+            Ok(Finished::Recorded(recorded.job.status))
         }
         Err(DomainError::LeaseLost) => Ok(Finished::LeaseLost),
         Err(e) => Err(e),

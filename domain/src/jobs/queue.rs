@@ -141,15 +141,19 @@ impl Queue {
         }
     }
 
-    /// Hands `delivery` to `queue`. Call [`Queue::wake`] once the caller's transaction commits.
-    pub async fn push(&self, queue: &str, delivery: &Delivery) -> anyhow::Result<()> {
+    /// Hands `deliveries` to `queue` in one batch (one script call on Redis). Call
+    /// [`Queue::wake`] once the caller's transaction commits.
+    pub async fn push(&self, queue: &str, deliveries: Vec<Delivery>) -> anyhow::Result<()> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
         match &self.inner.backend {
             Backend::Redis { storages, .. } => {
                 let mut s = storages
                     .get(queue)
                     .ok_or_else(|| anyhow::anyhow!("unknown queue {queue}"))?
                     .clone();
-                s.push(delivery.clone())
+                s.push_bulk(deliveries)
                     .await
                     .map_err(|e| anyhow::anyhow!("redis push: {e}"))?;
             }
@@ -158,7 +162,7 @@ impl Queue {
                     .get(queue)
                     .ok_or_else(|| anyhow::anyhow!("unknown queue {queue}"))?
                     .clone();
-                s.push(delivery.clone())
+                s.push_bulk(deliveries)
                     .await
                     .map_err(|e| anyhow::anyhow!("queue push: {e}"))?;
             }

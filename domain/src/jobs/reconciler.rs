@@ -8,6 +8,7 @@
 //! - `QUEUED`, due, and never delivered (a retry) or delivered too long ago (Redis flushed,
 //!   a delivery dropped) → delivered again.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use entity::job;
@@ -73,26 +74,22 @@ pub async fn reconcile_once(
         .limit(BATCH)
         .all(&tx)
         .await?;
-    let mut ids = Vec::with_capacity(due.len());
-    let mut woken: Vec<&'static str> = Vec::new();
+    let mut by_queue: BTreeMap<&'static str, Vec<Delivery>> = BTreeMap::new();
     for row in &due {
-        let Some(queue_name) = contracts::queue_of(&row.kind) else {
-            continue;
-        };
+        if let Some(queue_name) = contracts::queue_of(&row.kind) {
+            by_queue.entry(queue_name).or_default().push(Delivery {
+                job_id: row.id,
+                org_id: row.org_id,
+            });
+        }
+    }
+    let ids: Vec<uuid::Uuid> = by_queue.values().flatten().map(|d| d.job_id).collect();
+    let woken: Vec<&'static str> = by_queue.keys().copied().collect();
+    for (queue_name, deliveries) in by_queue {
         queue
-            .push(
-                queue_name,
-                &Delivery {
-                    job_id: row.id,
-                    org_id: row.org_id,
-                },
-            )
+            .push(queue_name, deliveries)
             .await
             .map_err(crate::error::DomainError::Internal)?;
-        ids.push(row.id);
-        if !woken.contains(&queue_name) {
-            woken.push(queue_name);
-        }
     }
     store::mark_delivered(&tx, &ids).await?;
     tx.commit().await?;

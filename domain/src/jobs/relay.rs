@@ -7,6 +7,7 @@
 //! catches rows written by other processes. On PostgreSQL concurrent relays skip each
 //! other's rows (`FOR UPDATE SKIP LOCKED`); a row delivered twice is harmless.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -73,8 +74,7 @@ pub async fn relay_once(db: &Db, queue: &Queue) -> DomainResult<usize> {
         tx.commit().await?;
         return Ok(0);
     }
-    let mut delivered_jobs: Vec<Uuid> = Vec::new();
-    let mut woken: Vec<&'static str> = Vec::new();
+    let mut by_queue: BTreeMap<&'static str, Vec<Delivery>> = BTreeMap::new();
     for row in &rows {
         if row.event != crate::outbox::JOB_ENQUEUED {
             continue;
@@ -89,20 +89,18 @@ pub async fn relay_once(db: &Db, queue: &Queue) -> DomainResult<usize> {
             tracing::error!(outbox_id = %row.id, payload = %row.payload, "unreadable job.enqueued row; skipped");
             continue;
         };
+        by_queue.entry(queue_name).or_default().push(Delivery {
+            job_id,
+            org_id: row.org_id,
+        });
+    }
+    let delivered_jobs: Vec<Uuid> = by_queue.values().flatten().map(|d| d.job_id).collect();
+    let woken: Vec<&'static str> = by_queue.keys().copied().collect();
+    for (queue_name, deliveries) in by_queue {
         queue
-            .push(
-                queue_name,
-                &Delivery {
-                    job_id,
-                    org_id: row.org_id,
-                },
-            )
+            .push(queue_name, deliveries)
             .await
             .map_err(crate::error::DomainError::Internal)?;
-        delivered_jobs.push(job_id);
-        if !woken.contains(&queue_name) {
-            woken.push(queue_name);
-        }
     }
     store::mark_delivered(&tx, &delivered_jobs).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();

@@ -299,6 +299,14 @@ pub enum Outcome {
     Released,
 }
 
+/// A recorded outcome; `promoted` when it handed the freed slot to a waiting job (whose
+/// delivery is then in the outbox).
+#[derive(Debug)]
+pub struct Recorded {
+    pub job: job::Model,
+    pub promoted: bool,
+}
+
 /// Records the attempt's outcome in `tx`, which may also hold the handler's own writes
 /// (they then commit exactly when the outcome does). `LeaseLost` if the token moved on.
 pub async fn finish(
@@ -306,7 +314,7 @@ pub async fn finish(
     lease: &Lease,
     outcome: Outcome,
     policy: &Policy,
-) -> DomainResult<job::Model> {
+) -> DomainResult<Recorded> {
     let now = crate::time::now();
     let (status, attempt_outcome, error, run_after) = match &outcome {
         Outcome::Succeeded(_) => (Status::Succeeded, "SUCCEEDED", None, None),
@@ -368,10 +376,8 @@ pub async fn finish(
     };
     record_attempt(tx, lease, attempt_outcome, error, now).await?;
     status_changed(tx, &row).await?;
-    if status != Status::Running {
-        promote_next(tx, lease.org_id, &lease.kind, lease.job_id).await?;
-    }
-    Ok(row)
+    let promoted = promote_next(tx, lease.org_id, &lease.kind, lease.job_id).await?;
+    Ok(Recorded { job: row, promoted })
 }
 
 async fn record_attempt(
@@ -416,7 +422,7 @@ async fn promote_next(
     org_id: Uuid,
     kind: &str,
     except: Uuid,
-) -> DomainResult<()> {
+) -> DomainResult<bool> {
     let next = job::Entity::find()
         .filter(job::Column::OrgId.eq(org_id))
         .filter(job::Column::Kind.eq(kind))
@@ -428,10 +434,11 @@ async fn promote_next(
         .limit(1)
         .one(tx)
         .await?;
-    if let Some(next) = next {
-        outbox::enqueue(tx, org_id, outbox::JOB_ENQUEUED, delivery_payload(&next)).await?;
-    }
-    Ok(())
+    let Some(next) = next else {
+        return Ok(false);
+    };
+    outbox::enqueue(tx, org_id, outbox::JOB_ENQUEUED, delivery_payload(&next)).await?;
+    Ok(true)
 }
 
 /// Cancels a job. Queued (or waiting to retry): cancelled at once. Running: the request is
