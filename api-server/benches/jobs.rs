@@ -51,7 +51,10 @@ fn main() {
 fn production_vars(dir: &std::path::Path, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
     let mut vars: BTreeMap<String, String> = [
         ("OPSDECK_DATA_DIR", dir.to_str().unwrap().to_owned()),
-        ("OPSDECK_DATABASE_URL", bench_db(&env("OPSDECK_TEST_APP_URL"))),
+        (
+            "OPSDECK_DATABASE_URL",
+            bench_db(&env("OPSDECK_TEST_APP_URL")),
+        ),
         (
             "OPSDECK_MIGRATION_DATABASE_URL",
             bench_db(&env("OPSDECK_TEST_MIGRATE_URL")),
@@ -154,7 +157,12 @@ async fn wait_all_done(db: &Db, org: Uuid, n: usize, within: Duration) -> Vec<jo
 fn pickups(rows: &[job::Model]) -> Vec<f64> {
     let mut v: Vec<f64> = rows
         .iter()
-        .map(|j| (j.started_at.unwrap() - j.created_at).num_microseconds().unwrap() as f64 / 1000.0)
+        .map(|j| {
+            (j.started_at.unwrap() - j.created_at)
+                .num_microseconds()
+                .unwrap() as f64
+                / 1000.0
+        })
         .collect();
     v.sort_by(|a, b| a.total_cmp(b));
     v
@@ -169,14 +177,19 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 async fn idle_samples(db: &Db, org: Uuid, policy: &Policy) -> Vec<f64> {
     let ctx = OrgCtx::system(org);
     for _ in 0..SAMPLES {
-        let j = domain::jobs::service::probe(db, &ctx, probe(), policy).await.unwrap();
+        let j = domain::jobs::service::probe(db, &ctx, probe(), policy)
+            .await
+            .unwrap();
         let start = Instant::now();
         loop {
             let row = domain::jobs::service::get(db, &ctx, j.id).await.unwrap();
             if row.status == "SUCCEEDED" {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(30), "idle job not done: {row:?}");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "idle job not done: {row:?}"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -211,13 +224,19 @@ async fn bench() {
     let burst = knob("BENCH_BURST", 10_000) as usize;
     let only = knob_text("BENCH_ONLY", "b6,b7,b10,reports");
     let run = |name: &str| only.split(',').any(|o| o.trim() == name);
-    ensure_bench_database(&env("OPSDECK_TEST_MIGRATE_URL"), &env("OPSDECK_TEST_APP_URL")).await;
+    ensure_bench_database(
+        &env("OPSDECK_TEST_MIGRATE_URL"),
+        &env("OPSDECK_TEST_APP_URL"),
+    )
+    .await;
     let dir = std::env::temp_dir().join(format!("opsdeck-bench-jobs-{}", Uuid::now_v7()));
     let vars = production_vars(&dir, &[]);
     let config = Config::from_env_map(vars.clone()).unwrap();
     worker::telemetry(&config);
     domain::db::migrate(&config).await.unwrap();
-    let app = api_server::app::AppState::new(config.clone()).await.unwrap();
+    let app = api_server::app::AppState::new(config.clone())
+        .await
+        .unwrap();
     // This process is the API side: its relay delivers what it enqueues.
     app.start_jobs(false);
     let db = app.db.clone();
@@ -325,18 +344,12 @@ async fn b7(
     let duplicated = attempts as usize - burst;
     drop(workers);
     let pg_org = new_org(&db, "b7-pgbench").await;
-    let tps = bench_db::pgbench(
-        LIFECYCLE_SQL,
-        8,
-        seconds,
-        &[("org", format!("'{pg_org}'"))],
-    );
+    let tps = bench_db::pgbench(LIFECYCLE_SQL, 8, seconds, &[("org", format!("'{pg_org}'"))]);
     report.push(format!(
         "B7 burst of {burst}, 2 workers x 4: {jobs_per_sec:>7.0} jobs/s; pgbench (same statements, 8 clients) {tps:>7.0}/s; ratio {:.2} (goal >= 0.6); lost {lost}, duplicated {duplicated} ({succeeded} SUCCEEDED attempts); enqueued in {:.1} s",
         jobs_per_sec / tps,
         enqueued_in.as_secs_f64()
     ));
-
 }
 
 /// B10: the embedded deployment, in one process on SQLite.
@@ -353,7 +366,9 @@ async fn b10(idle: u64, report: &mut Vec<String>) {
     )
     .unwrap();
     domain::db::migrate(&embedded).await.unwrap();
-    let local = api_server::app::AppState::new(embedded.clone()).await.unwrap();
+    let local = api_server::app::AppState::new(embedded.clone())
+        .await
+        .unwrap();
     local.start_jobs(true);
     eprintln!("B10: {idle} s idle, then {SAMPLES} samples");
     tokio::time::sleep(Duration::from_secs(idle)).await;
@@ -380,7 +395,12 @@ fn peak_rss_mib(pid: u32) -> f64 {
 /// Reports of `BENCH_REPORT_INCIDENTS` (100,000) incidents in each format, each rendered by
 /// a fresh worker process: time, size, and that worker's peak RSS (rendering streams page
 /// by page; the PDF keeps its summary figures and first 1,000 table rows).
-async fn reports(db: &Db, vars: &BTreeMap<String, String>, policy: &Policy, report: &mut Vec<String>) {
+async fn reports(
+    db: &Db,
+    vars: &BTreeMap<String, String>,
+    policy: &Policy,
+    report: &mut Vec<String>,
+) {
     use domain::reports::{Format, NewReport};
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
     let n = knob("BENCH_REPORT_INCIDENTS", 100_000) as i64;
@@ -422,13 +442,18 @@ async fn reports(db: &Db, vars: &BTreeMap<String, String>, policy: &Policy, repo
         .await
         .unwrap();
         let done = loop {
-            let r = domain::reports::get(db, &ctx, requested.row.id).await.unwrap();
+            let r = domain::reports::get(db, &ctx, requested.row.id)
+                .await
+                .unwrap();
             match r.job.status.as_str() {
                 "SUCCEEDED" => break r,
                 "QUEUED" | "RUNNING" => {}
                 other => panic!("report {other}: {:?}", r.job.last_error),
             }
-            assert!(started.elapsed() < Duration::from_secs(900), "report too slow");
+            assert!(
+                started.elapsed() < Duration::from_secs(900),
+                "report too slow"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         let peak = peak_rss_mib(pid);

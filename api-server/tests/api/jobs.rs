@@ -578,5 +578,8 @@ async fn one_orgs_backlog_does_not_starve_another(backend: Backend) {
         )
         .await;
     let waiting = r.data()["jobs"]["edges"].as_array().unwrap().len();
-    assert!(waiting > 50, "B ran while A's backlog was still queued ({waiting} left)");
+    assert!(
+        waiting > 50,
+        "B ran while A's backlog was still queued ({waiting} left)"
+    );
 }

@@ -100,7 +100,11 @@ pub async fn reconcile_once(
 
 fn at_capacity_excluded(backend: DbBackend, policy: &Policy) -> SimpleExpr {
     let cap = i64::from(policy.org_concurrency);
-    let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?" };
+    let placeholder = if backend == DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
     Expr::cust_with_values(
         format!(
             "(jobs.org_id, jobs.kind) NOT IN (SELECT r.org_id, r.kind FROM jobs r \
