@@ -220,7 +220,20 @@ async fn worker_starts_reports_health_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("serve"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    for documented in [
+        "serve",
+        "OPSDECK_WORKER_CONCURRENCY",
+        "OPSDECK_WORKER_QUEUES",
+        "OPSDECK_WORKER_GRACE_SECS",
+        "OPSDECK_JOBS_LEASE_SECS",
+        "OPSDECK_REDIS_URL",
+    ] {
+        assert!(
+            help.contains(documented),
+            "worker --help lacks {documented}:\n{help}"
+        );
+    }
 
     let mut cmd = Command::new(binary("worker"));
     production_env(&mut cmd, "unused");
@@ -259,7 +272,8 @@ fn job_timings(cmd: &mut Command) {
         .env("OPSDECK_JOBS_RETRY_CAP_SECS", "2");
 }
 
-async fn start_worker(extra: &[(&str, &str)]) -> Child {
+/// A worker process, and the address of its /healthz and /metrics.
+async fn start_worker(extra: &[(&str, &str)]) -> (Child, String) {
     let mut cmd = Command::new(binary("worker"));
     production_env(&mut cmd, "unused");
     job_timings(&mut cmd);
@@ -268,8 +282,10 @@ async fn start_worker(extra: &[(&str, &str)]) -> Child {
     }
     cmd.env("OPSDECK_LOG", "info");
     let mut worker = cmd.stderr(Stdio::piped()).spawn().unwrap();
-    wait_for_line(&mut worker, "consuming").await;
-    worker
+    let line = wait_for_line(&mut worker, "worker started").await;
+    let v: Value = serde_json::from_str(&line).expect("JSON log line");
+    let addr = v["addr"].as_str().expect("addr field").to_owned();
+    (worker, addr)
 }
 
 /// An organization with an ADMIN key (made with the CLI) and an api-server on it.
@@ -360,13 +376,13 @@ async fn poll_job(base: &str, key: &str, id: &str, want: &str, within: Duration)
 #[tokio::test]
 async fn a_worker_killed_mid_job_loses_nothing() {
     let (base, key, mut server) = server_with_admin_key("kill").await;
-    let mut first = start_worker(&[]).await;
+    let (mut first, _) = start_worker(&[]).await;
     let id = run_probe(&base, &key, 6000).await;
     poll_job(&base, &key, &id, "RUNNING", Duration::from_secs(10)).await;
     first.start_kill().unwrap(); // SIGKILL: no release, no last write
     first.wait().await.unwrap();
 
-    let mut second = start_worker(&[]).await;
+    let (mut second, addr) = start_worker(&[]).await;
     let done = poll_job(&base, &key, &id, "SUCCEEDED", Duration::from_secs(40)).await;
     let attempts = done["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 2, "{done}");
@@ -377,6 +393,24 @@ async fn a_worker_killed_mid_job_loses_nothing() {
     // The result was written once, by the surviving attempt.
     assert_eq!(done["result"]["attempt"], 2);
     assert_eq!(done["result"]["worker"], attempts[1]["worker"]);
+    // The survivor's metrics: what it ran, how long the job waited, what it reclaimed.
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for family in [
+        "opsdeck_jobs_finished_total{kind=\"fleet_probe\",outcome=\"SUCCEEDED\"}",
+        "opsdeck_jobs_pickup_seconds_bucket",
+        "opsdeck_jobs_running",
+        "opsdeck_jobs_leases_expired_total",
+    ] {
+        assert!(
+            metrics.contains(family),
+            "{family} missing from:\n{metrics}"
+        );
+    }
 
     second.start_kill().unwrap();
     server.kill().await.unwrap();
@@ -387,7 +421,7 @@ async fn a_worker_killed_mid_job_loses_nothing() {
 #[tokio::test]
 async fn a_worker_stopped_with_sigterm_releases_its_job() {
     let (base, key, mut server) = server_with_admin_key("term").await;
-    let mut first = start_worker(&[("OPSDECK_WORKER_GRACE_SECS", "1")]).await;
+    let (mut first, _) = start_worker(&[("OPSDECK_WORKER_GRACE_SECS", "1")]).await;
     let id = run_probe(&base, &key, 8000).await;
     poll_job(&base, &key, &id, "RUNNING", Duration::from_secs(10)).await;
     let pid = first.id().unwrap().to_string();
@@ -414,7 +448,7 @@ async fn a_worker_stopped_with_sigterm_releases_its_job() {
     assert_eq!(released["attempts"][0]["outcome"], "RELEASED", "{released}");
     assert_eq!(released["attempt"], 0, "a released attempt is not counted");
 
-    let mut second = start_worker(&[]).await;
+    let (mut second, _) = start_worker(&[]).await;
     let done = poll_job(&base, &key, &id, "SUCCEEDED", Duration::from_secs(30)).await;
     let outcomes: Vec<&str> = done["attempts"]
         .as_array()

@@ -17,6 +17,8 @@ pub struct Model {
     pub error: Option<String>,
     pub started_at: DateTimeUtc,
     pub finished_at: DateTimeUtc,
+    /// `FLEET` (a worker process) or `BATCH` (a one-shot cloud container).
+    pub executor: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ mod m20261201_000005_incident_attachments;
 mod m20261201_000006_jobs;
 mod m20261201_000007_report_retention;
 mod m20261201_000008_job_dispatch_index;
+mod m20261201_000009_attempt_executor;
 mod sql;
 
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_jobs::Migration),
             Box::new(m20261201_000007_report_retention::Migration),
             Box::new(m20261201_000008_job_dispatch_index::Migration),
+            Box::new(m20261201_000009_attempt_executor::Migration),
         ]
     }
 }

@@ -1,4 +1,4 @@
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Opsdeck worker: executes jobs from the queues (OPSDECK_REDIS_URL) against the database
 /// (OPSDECK_DATABASE_URL). Configuration is the same OPSDECK_* set as the api-server's.
@@ -18,7 +18,11 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     domain::install_crypto_provider();
-    let cli = Cli::parse();
+    let matches = Cli::command().after_help(settings_help()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let config = match domain::config::Config::load() {
         Ok(c) => c,
         Err(e) => {
@@ -40,4 +44,34 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The settings a worker reads, from the one list the README's table is made from.
+fn settings_help() -> String {
+    const API_ONLY: &[&str] = &[
+        "OPSDECK_LISTEN",
+        "OPSDECK_GRAPHQL_",
+        "OPSDECK_GRAPHIQL",
+        "OPSDECK_OIDC_",
+        "OPSDECK_BOOTSTRAP_",
+        "OPSDECK_REQUEST_TIMEOUT",
+        "OPSDECK_AUTH_CACHE",
+        "OPSDECK_ATTACHMENT",
+        "OPSDECK_PUBLIC_URL",
+    ];
+    let mut help = String::from(
+        "Settings (environment variables, or lower-case keys without the prefix in the OPSDECK_CONFIG TOML file):\n",
+    );
+    for (name, default, description) in domain::config::SETTINGS {
+        if API_ONLY.iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        let default = if default.is_empty() {
+            String::new()
+        } else {
+            format!(" [default: {default}]")
+        };
+        help.push_str(&format!("  {name}{default}\n      {description}\n"));
+    }
+    help
 }

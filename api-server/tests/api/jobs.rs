@@ -32,7 +32,7 @@ with_jobs_on_both!(
     a_stale_attempt_cannot_write,
 );
 
-const JOB: &str = "id kind status attempt maxAttempts progress lastError result attempts { attempt outcome error worker }";
+const JOB: &str = "id kind status attempt maxAttempts progress lastError result attempts { attempt outcome error worker executor }";
 
 pub async fn probe(app: &TestApp, sleep_ms: u64, behaviour: &str) -> Value {
     let r = app
@@ -97,6 +97,7 @@ async fn probe_outcomes_and_attempts_are_recorded(backend: Backend) {
     assert_eq!(outcomes(&ok), ["SUCCEEDED"]);
     assert_eq!(ok["result"]["attempt"], 1);
     assert_eq!(ok["result"]["worker"], ok["attempts"][0]["worker"]);
+    assert_eq!(ok["attempts"][0]["executor"], "FLEET");
 
     // Two attempts (the test setting), a backoff between them, then the dead letter.
     let retry = wait_for(&app, &retry["id"], &["DEAD"], Duration::from_secs(20)).await;

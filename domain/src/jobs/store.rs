@@ -21,6 +21,9 @@ use crate::db::{self, Db, Scope};
 use crate::error::{DomainError, DomainResult};
 use crate::outbox;
 
+/// Attempts run by worker processes; `BATCH` (one-shot containers) comes with cloud runs.
+pub const EXECUTOR_FLEET: &str = "FLEET";
+
 /// The timings and limits the state machine applies (from [`JobsConfig`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -398,6 +401,7 @@ async fn record_attempt(
         error: Set(error),
         started_at: Set(lease.started_at),
         finished_at: Set(now),
+        executor: Set(EXECUTOR_FLEET.to_owned()),
     })
     .exec_without_returning(tx)
     .await?;

@@ -122,9 +122,19 @@ pub enum AttemptOutcome {
     Released,
 }
 
+/// Where an attempt ran.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum Executor {
+    /// A worker process of the fleet.
+    Fleet,
+    /// A one-shot cloud batch container.
+    Batch,
+}
+
 #[derive(SimpleObject)]
 pub struct JobAttempt {
     pub attempt: i32,
+    pub executor: Executor,
     pub outcome: AttemptOutcome,
     pub error: Option<String>,
     pub worker: String,
@@ -136,6 +146,11 @@ impl From<job_attempt::Model> for JobAttempt {
     fn from(a: job_attempt::Model) -> Self {
         JobAttempt {
             attempt: a.attempt,
+            executor: if a.executor == "BATCH" {
+                Executor::Batch
+            } else {
+                Executor::Fleet
+            },
             outcome: match a.outcome.as_str() {
                 "SUCCEEDED" => AttemptOutcome::Succeeded,
                 "FAILED" => AttemptOutcome::Failed,
