@@ -94,6 +94,8 @@ pub struct JobsConfig {
     pub org_concurrency: u32,
     /// Jobs one worker process runs at once.
     pub worker_concurrency: u32,
+    /// Threads of a worker process's async runtime.
+    pub worker_threads: u32,
     /// After SIGTERM, how long running jobs may take before they are released.
     pub worker_grace_secs: u64,
     /// The queues a worker consumes; `None` = all.
@@ -330,6 +332,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "OPSDECK_WORKER_CONCURRENCY",
         "4",
         "Jobs a worker process runs at once.",
+    ),
+    (
+        "OPSDECK_WORKER_THREADS",
+        "1",
+        "Threads of a worker process (handlers wait on I/O; run more processes to use more cores).",
     ),
     (
         "OPSDECK_WORKER_GRACE_SECS",
@@ -698,6 +705,7 @@ impl Config {
                 retry_cap_secs: s.positive("OPSDECK_JOBS_RETRY_CAP_SECS", 300)?,
                 org_concurrency: s.positive("OPSDECK_JOBS_ORG_CONCURRENCY", 2)? as u32,
                 worker_concurrency: s.positive("OPSDECK_WORKER_CONCURRENCY", 4)? as u32,
+                worker_threads: s.positive("OPSDECK_WORKER_THREADS", 1)?.min(256) as u32,
                 worker_grace_secs: s.parse(
                     "OPSDECK_WORKER_GRACE_SECS",
                     20,

@@ -185,3 +185,36 @@ pub async fn migrate_if_embedded(config: &Config) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Runs `work` unless another process is running the work called `name`: on PostgreSQL a
+/// transaction-scoped advisory try-lock is held while `work` runs (`None` when another
+/// holder has it); the embedded SQLite deployment is a single process. Keeps N workers
+/// from each doing the same sweep.
+pub async fn exclusively<T>(
+    db: &Db,
+    name: &str,
+    work: impl Future<Output = DomainResult<T>>,
+) -> DomainResult<Option<T>> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return work.await.map(Some);
+    }
+    let tx = db.begin().await?;
+    let row = tx
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+            [format!("opsdeck:{name}").into()],
+        ))
+        .await?;
+    let held = row
+        .map(|r| r.try_get_by_index::<bool>(0))
+        .transpose()?
+        .unwrap_or(false);
+    if !held {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let out = work.await;
+    tx.commit().await?;
+    out.map(Some)
+}

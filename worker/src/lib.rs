@@ -98,6 +98,16 @@ async fn queue_depth(db: domain::db::Db, shutdown: impl Future<Output = ()>) {
     }
 }
 
+/// The tokio runtime of a worker process, `OPSDECK_WORKER_THREADS` threads: one by default,
+/// since job handlers wait on I/O and a fleet scales by processes (fewer threads measured
+/// fewer context switches and more jobs/s on two cores; see docs/benchmarks.md).
+pub fn runtime_for(config: &Config) -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.jobs.worker_threads as usize)
+        .enable_all()
+        .build()?)
+}
+
 /// The process-wide Prometheus recorder (the `metrics` facade has one global recorder).
 pub fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
     use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};

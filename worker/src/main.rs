@@ -15,8 +15,7 @@ enum Command {
     Serve,
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     domain::install_crypto_provider();
     let matches = Cli::command().after_help(settings_help()).get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
@@ -35,7 +34,9 @@ async fn main() -> std::process::ExitCode {
         tracing::warn!(variable = %name, "ignoring an OPSDECK_ variable that is no setting");
     }
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => worker::serve(config).await,
+        Command::Serve => {
+            worker::runtime_for(&config).and_then(|rt| rt.block_on(worker::serve(config)))
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

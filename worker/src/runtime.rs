@@ -90,16 +90,22 @@ fn spawn_maintenance(rt: &Runtime, stop: &watch::Receiver<bool>) {
     let retention_stop = set(stop.clone());
     tokio::spawn(async move {
         tokio::pin!(retention_stop);
-        let mut tick = tokio::time::interval(every);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = &mut retention_stop => return,
                 _ = tick.tick() => {}
             }
-            match domain::reports::purge_expired(&db, &store).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "expired report files deleted"),
+            match domain::db::exclusively(
+                &db,
+                "retention-sweep",
+                domain::reports::purge_expired(&db, &store),
+            )
+            .await
+            {
+                Ok(None | Some(0)) => {}
+                Ok(Some(n)) => tracing::info!(purged = n, "expired report files deleted"),
                 Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
             }
         }

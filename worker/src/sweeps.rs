@@ -1,6 +1,6 @@
 //! Scheduled sweeps run by every worker process (and in-process in the embedded
-//! deployment). Each sweep is safe to run concurrently from any number of processes: the
-//! SLA sweep records each event once by a unique constraint.
+//! deployment). One process sweeps per tick (an advisory try-lock), and a sweep would be
+//! safe even without it: the SLA sweep records each event once by a unique constraint.
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use domain::db::Db;
 /// Runs the SLA sweep every `every` until `shutdown` resolves.
 pub async fn sla_sweep(db: Db, every: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(every);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -21,10 +21,12 @@ pub async fn sla_sweep(db: Db, every: Duration, shutdown: impl Future<Output = (
         // the next sweep (here or elsewhere) records what it had not.
         let result = tokio::select! {
             _ = &mut shutdown => return,
-            r = domain::incidents::sla::evaluate(&db, domain::time::now()) => r,
+            r = domain::db::exclusively(&db, "sla-sweep", domain::incidents::sla::evaluate(&db, domain::time::now())) => r,
         };
         match result {
-            Ok(recorded) => {
+            // Another worker is sweeping this tick.
+            Ok(None) => {}
+            Ok(Some(recorded)) => {
                 metrics::counter!("opsdeck_sla_events_recorded_total").increment(recorded as u64);
                 tracing::debug!(
                     recorded,
