@@ -35,12 +35,16 @@ pub fn wake() {
     notify().notify_one();
 }
 
-/// Relays until `shutdown`, on [`wake`] or every `poll`.
+/// Relays until `shutdown`, on [`wake`] or every `poll`. A wake takes every pending row; a
+/// poll only rows older than `poll`, which their writer's own relay should have taken: the
+/// poll is the fallback for a writer that died after its commit, and leaving fresh rows to
+/// their writer keeps two relays from contending for them.
 pub async fn run(db: Db, queue: Queue, poll: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
+    let mut min_age = Duration::ZERO;
     loop {
         loop {
-            match relay_once(&db, &queue).await {
+            match relay_once(&db, &queue, min_age).await {
                 Ok(n) if n as u64 == BATCH => continue,
                 Ok(_) => break,
                 Err(e) => {
@@ -49,20 +53,24 @@ pub async fn run(db: Db, queue: Queue, poll: Duration, shutdown: impl Future<Out
                 }
             }
         }
-        tokio::select! {
+        min_age = tokio::select! {
             _ = &mut shutdown => return,
-            _ = notify().notified() => {}
-            _ = tokio::time::sleep(poll) => {}
-        }
+            _ = notify().notified() => Duration::ZERO,
+            _ = tokio::time::sleep(poll) => poll,
+        };
     }
 }
 
-/// One batch: deliver, then mark delivered. Returns the number of rows handled.
-pub async fn relay_once(db: &Db, queue: &Queue) -> DomainResult<usize> {
+/// One batch of rows at least `min_age` old: deliver, then mark delivered. Returns the
+/// number of rows handled.
+pub async fn relay_once(db: &Db, queue: &Queue, min_age: Duration) -> DomainResult<usize> {
     let started = std::time::Instant::now();
     let tx = db::begin(db, Scope::system()).await?;
+    let begun = started.elapsed();
+    let born_before = crate::time::now() - chrono::Duration::from_std(min_age).unwrap_or_default();
     let mut pending = outbox::Entity::find()
         .filter(outbox::Column::DeliveredAt.is_null())
+        .filter(outbox::Column::CreatedAt.lte(born_before))
         .order_by_asc(outbox::Column::CreatedAt)
         .limit(BATCH);
     if db.get_database_backend() == DbBackend::Postgres {
@@ -115,7 +123,8 @@ pub async fn relay_once(db: &Db, queue: &Queue) -> DomainResult<usize> {
     tracing::debug!(
         rows = rows.len(),
         deliveries = delivered_jobs.len(),
-        select_ms = selected.as_secs_f64() * 1e3,
+        begin_ms = begun.as_secs_f64() * 1e3,
+        select_ms = (selected - begun).as_secs_f64() * 1e3,
         push_ms = (pushed - selected).as_secs_f64() * 1e3,
         commit_and_wake_ms = (started.elapsed() - pushed).as_secs_f64() * 1e3,
         "outbox relayed"
