@@ -9,21 +9,7 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::support::{Backend, Caller, TestApp};
-
-macro_rules! with_jobs_on_both {
-    ($($case:ident),+ $(,)?) => {$(
-        mod $case {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$case($crate::support::Backend::Sqlite).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$case($crate::support::Backend::Postgres).await
-            }
-        }
-    )+};
-}
+use crate::with_jobs_on_both;
 
 with_jobs_on_both!(
     probe_outcomes_and_attempts_are_recorded,
@@ -56,11 +42,22 @@ pub async fn job(app: &TestApp, caller: &Caller, id: &Value) -> Value {
     r.data()["job"].clone()
 }
 
-/// Polls until the job's status is one of `statuses` (panics after `within`).
+/// Polls, as org A's ADMIN, until the job's status is one of `statuses` (panics after `within`).
 pub async fn wait_for(app: &TestApp, id: &Value, statuses: &[&str], within: Duration) -> Value {
+    wait_as(app, &app.admin_a.caller(), id, statuses, within).await
+}
+
+/// As [`wait_for`], as `caller`.
+pub async fn wait_as(
+    app: &TestApp,
+    caller: &Caller,
+    id: &Value,
+    statuses: &[&str],
+    within: Duration,
+) -> Value {
     let start = Instant::now();
     loop {
-        let j = job(app, &app.admin_a.caller(), id).await;
+        let j = job(app, caller, id).await;
         if statuses.iter().any(|s| j["status"] == *s) {
             return j;
         }
@@ -192,15 +189,14 @@ async fn queued_and_running_jobs_can_be_cancelled(backend: Backend) {
         )
         .await;
     let b_job = r.data()["runFleetProbe"]["id"].clone();
-    let start = Instant::now();
-    loop {
-        let j = job(&app, &app.admin_b.caller(), &b_job).await;
-        if j["status"] == "SUCCEEDED" {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "{j}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_as(
+        &app,
+        &app.admin_b.caller(),
+        &b_job,
+        &["SUCCEEDED"],
+        Duration::from_secs(10),
+    )
+    .await;
     let still = job(&app, &app.admin_a.caller(), &waiting["id"]).await;
     assert_eq!(still["status"], "QUEUED", "held by the org's cap: {still}");
 
@@ -561,15 +557,15 @@ async fn one_orgs_backlog_does_not_starve_another(backend: Backend) {
         )
         .await;
     let b_job = r.data()["runFleetProbe"]["id"].clone();
-    let start = Instant::now();
-    loop {
-        let j = job(&app, &app.admin_b.caller(), &b_job).await;
-        if j["status"] == "SUCCEEDED" {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "B starved: {j}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // B starves if this times out.
+    wait_as(
+        &app,
+        &app.admin_b.caller(),
+        &b_job,
+        &["SUCCEEDED"],
+        Duration::from_secs(10),
+    )
+    .await;
     // At 20 ms a job and one at a time, A's backlog needs at least 4 s: most of it waits.
     let r = app
         .gql(

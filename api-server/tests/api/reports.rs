@@ -8,21 +8,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::support::{Backend, Persona, TestApp};
-
-macro_rules! with_jobs_on_both {
-    ($($case:ident),+ $(,)?) => {$(
-        mod $case {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$case($crate::support::Backend::Sqlite).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$case($crate::support::Backend::Postgres).await
-            }
-        }
-    )+};
-}
+use crate::with_jobs_on_both;
 
 with_jobs_on_both!(
     csv_and_json_reports_render_and_download,

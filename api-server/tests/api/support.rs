@@ -42,6 +42,23 @@ macro_rules! both_backends {
     )+};
 }
 
+/// Each case as a test on each backend; the case starts its own app (with `.jobs()`).
+#[macro_export]
+macro_rules! with_jobs_on_both {
+    ($($case:ident),+ $(,)?) => {$(
+        mod $case {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$case($crate::support::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$case($crate::support::Backend::Postgres).await
+            }
+        }
+    )+};
+}
+
 pub fn env(name: &str) -> String {
     #[allow(clippy::disallowed_methods)] // the test harness reads what scripts/test exported
     std::env::var(name)

@@ -170,6 +170,30 @@ impl Queue {
         Ok(())
     }
 
+    /// Hands each job to its kind's queue, one batch per queue; returns the queues pushed
+    /// to (for [`Queue::wake`] after the caller commits) and the jobs delivered.
+    pub async fn deliver(
+        &self,
+        jobs: impl IntoIterator<Item = (&str, Delivery)>,
+    ) -> anyhow::Result<(Vec<&'static str>, Vec<uuid::Uuid>)> {
+        let mut by_queue: std::collections::BTreeMap<&'static str, Vec<Delivery>> =
+            Default::default();
+        for (kind, delivery) in jobs {
+            match super::contracts::queue_of(kind) {
+                Some(q) => by_queue.entry(q).or_default().push(delivery),
+                None => {
+                    tracing::error!(job_id = %delivery.job_id, kind, "no queue for this job kind")
+                }
+            }
+        }
+        let delivered = by_queue.values().flatten().map(|d| d.job_id).collect();
+        let queues = by_queue.keys().copied().collect();
+        for (queue, deliveries) in by_queue {
+            self.push(queue, deliveries).await?;
+        }
+        Ok((queues, delivered))
+    }
+
     /// Tells every consumer of `queues` (here and, on Redis, in other processes) to fetch now.
     pub async fn wake(&self, queues: &[&str]) {
         for q in queues {

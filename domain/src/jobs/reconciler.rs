@@ -8,7 +8,6 @@
 //! - `QUEUED`, due, and never delivered (a retry) or delivered too long ago (Redis flushed,
 //!   a delivery dropped) → delivered again.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use entity::job;
@@ -19,7 +18,7 @@ use sea_orm::{
 
 use super::queue::Queue;
 use super::store::{self, Policy};
-use super::{Delivery, Status, contracts};
+use super::{Delivery, Status};
 use crate::db::{self, Db, Scope};
 use crate::error::DomainResult;
 
@@ -74,23 +73,18 @@ pub async fn reconcile_once(
         .limit(BATCH)
         .all(&tx)
         .await?;
-    let mut by_queue: BTreeMap<&'static str, Vec<Delivery>> = BTreeMap::new();
-    for row in &due {
-        if let Some(queue_name) = contracts::queue_of(&row.kind) {
-            by_queue.entry(queue_name).or_default().push(Delivery {
-                job_id: row.id,
-                org_id: row.org_id,
-            });
-        }
-    }
-    let ids: Vec<uuid::Uuid> = by_queue.values().flatten().map(|d| d.job_id).collect();
-    let woken: Vec<&'static str> = by_queue.keys().copied().collect();
-    for (queue_name, deliveries) in by_queue {
-        queue
-            .push(queue_name, deliveries)
-            .await
-            .map_err(crate::error::DomainError::Internal)?;
-    }
+    let (woken, ids) = queue
+        .deliver(due.iter().map(|row| {
+            (
+                row.kind.as_str(),
+                Delivery {
+                    job_id: row.id,
+                    org_id: row.org_id,
+                },
+            )
+        }))
+        .await
+        .map_err(crate::error::DomainError::Internal)?;
     store::mark_delivered(&tx, &ids).await?;
     tx.commit().await?;
     queue.wake(&woken).await;

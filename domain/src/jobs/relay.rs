@@ -7,7 +7,6 @@
 //! catches rows written by other processes. On PostgreSQL concurrent relays skip each
 //! other's rows (`FOR UPDATE SKIP LOCKED`); a row delivered twice is harmless.
 
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::queue::Queue;
-use super::{Delivery, contracts, store};
+use super::{Delivery, store};
 use crate::db::{self, Db, Scope};
 use crate::error::DomainResult;
 
@@ -82,7 +81,7 @@ pub async fn relay_once(db: &Db, queue: &Queue, min_age: Duration) -> DomainResu
         tx.commit().await?;
         return Ok(0);
     }
-    let mut by_queue: BTreeMap<&'static str, Vec<Delivery>> = BTreeMap::new();
+    let mut jobs = Vec::new();
     for row in &rows {
         if row.event != crate::outbox::JOB_ENQUEUED {
             continue;
@@ -92,24 +91,23 @@ pub async fn relay_once(db: &Db, queue: &Queue, min_age: Duration) -> DomainResu
             .get("jobId")
             .and_then(|v| v.as_str())
             .and_then(|s| s.parse::<Uuid>().ok());
-        let kind = row.payload.get("kind").and_then(|v| v.as_str());
-        let (Some(job_id), Some(queue_name)) = (job_id, kind.and_then(contracts::queue_of)) else {
+        let (Some(job_id), Some(kind)) = (job_id, row.payload.get("kind").and_then(|v| v.as_str()))
+        else {
             tracing::error!(outbox_id = %row.id, payload = %row.payload, "unreadable job.enqueued row; skipped");
             continue;
         };
-        by_queue.entry(queue_name).or_default().push(Delivery {
-            job_id,
-            org_id: row.org_id,
-        });
+        jobs.push((
+            kind,
+            Delivery {
+                job_id,
+                org_id: row.org_id,
+            },
+        ));
     }
-    let delivered_jobs: Vec<Uuid> = by_queue.values().flatten().map(|d| d.job_id).collect();
-    let woken: Vec<&'static str> = by_queue.keys().copied().collect();
-    for (queue_name, deliveries) in by_queue {
-        queue
-            .push(queue_name, deliveries)
-            .await
-            .map_err(crate::error::DomainError::Internal)?;
-    }
+    let (woken, delivered_jobs) = queue
+        .deliver(jobs)
+        .await
+        .map_err(crate::error::DomainError::Internal)?;
     store::mark_delivered(&tx, &delivered_jobs).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     outbox::Entity::update_many()
