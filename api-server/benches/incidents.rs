@@ -98,6 +98,7 @@ fn main() {
         let vars: BTreeMap<String, String> = [
             ("OPSDECK_DATA_DIR", dir.to_str().unwrap().to_owned()),
             ("OPSDECK_DATABASE_URL", bench_db(&env("OPSDECK_TEST_APP_URL"))),
+            ("OPSDECK_SECRETS_KEY", "ab".repeat(32)),
             ("OPSDECK_MIGRATION_DATABASE_URL", bench_db(&env("OPSDECK_TEST_MIGRATE_URL"))),
             ("OPSDECK_DATABASE_MAX_CONNECTIONS", concurrency.to_string()),
             ("OPSDECK_LOG", "error".to_owned()),

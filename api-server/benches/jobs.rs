@@ -57,6 +57,7 @@ fn production_vars(dir: &std::path::Path, extra: &[(&str, &str)]) -> BTreeMap<St
             "OPSDECK_DATABASE_URL",
             bench_db(&env("OPSDECK_TEST_APP_URL")),
         ),
+        ("OPSDECK_SECRETS_KEY", "ab".repeat(32)),
         (
             "OPSDECK_MIGRATION_DATABASE_URL",
             bench_db(&env("OPSDECK_TEST_MIGRATE_URL")),

@@ -19,6 +19,7 @@ pub struct AppState {
     pub store: ObjectStore,
     pub redis: Option<redis::Client>,
     pub queue: domain::jobs::queue::Queue,
+    pub sealer: domain::automation::sealing::Sealer,
     pub metrics: PrometheusHandle,
 }
 
@@ -32,6 +33,7 @@ impl AppState {
             .as_ref()
             .map(|u| redis::Client::open(u.expose()))
             .transpose()?;
+        let sealer = domain::automation::sealing::Sealer::from_config(&config)?;
         let store = ObjectStore::from_config(&config).await?;
         let queue = domain::jobs::queue::Queue::from_config(&config).await?;
         Ok(Arc::new(AppState {
@@ -45,6 +47,7 @@ impl AppState {
             store,
             redis,
             queue,
+            sealer,
             metrics: metrics_handle(),
             config,
         }))

@@ -93,6 +93,10 @@ impl RequestCtx {
         &self.inner.app.store
     }
 
+    pub fn sealer(&self) -> &domain::automation::sealing::Sealer {
+        &self.inner.app.sealer
+    }
+
     pub fn config(&self) -> &domain::config::Config {
         &self.inner.app.config
     }

@@ -132,6 +132,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// HMAC key for local object links; default: generated once into `OPSDECK_DATA_DIR`.
     pub object_signing_key: Option<Secret>,
+    /// Seals target secrets (32 bytes as hex); required in production.
+    pub secrets_key: Option<Secret>,
     pub attachment_max_bytes: u64,
     /// `OPSDECK_*` variables that are set but are no setting (likely typos): warned about.
     pub unknown_variables: Vec<String>,
@@ -286,6 +288,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "OPSDECK_OBJECT_SIGNING_KEY",
         "generated into OPSDECK_DATA_DIR",
         "Secret for signing local object links (set the same value on every replica).",
+    ),
+    (
+        "OPSDECK_SECRETS_KEY",
+        "generated into OPSDECK_DATA_DIR",
+        "64 hex characters (32 bytes) sealing target secrets at rest (AES-256-GCM); required with OPSDECK_DATABASE_URL, the same on every api-server and worker.",
     ),
     (
         "OPSDECK_ATTACHMENT_MAX_BYTES",
@@ -658,6 +665,18 @@ impl Config {
                     Some(u.trim_end_matches('/').to_owned())
                 }
                 Some(_) => return Err(s.invalid("OPSDECK_PUBLIC_URL", "expected an http(s) URL")),
+                None => None,
+            },
+            secrets_key: match s.string("OPSDECK_SECRETS_KEY") {
+                Some(k) if k.trim().len() == 64 && hex::decode(k.trim()).is_ok() => {
+                    Some(Secret::new(k))
+                }
+                Some(_) => {
+                    return Err(s.invalid(
+                        "OPSDECK_SECRETS_KEY",
+                        "expected 64 hexadecimal characters (32 bytes)",
+                    ));
+                }
                 None => None,
             },
             object_signing_key: match s.string("OPSDECK_OBJECT_SIGNING_KEY") {

@@ -132,6 +132,26 @@ impl DomainError {
         }
     }
 
+    /// Several invalid fields at once (a form's whole error list); the message names the first.
+    pub fn invalid_fields(fields: Vec<FieldError>) -> Self {
+        let message = match fields.as_slice() {
+            [] => "invalid input".to_owned(),
+            [one] => format!("{}: {}", one.field, one.message),
+            [first, rest @ ..] => format!(
+                "{}: {} (and {} more invalid field{})",
+                first.field,
+                first.message,
+                rest.len(),
+                if rest.len() == 1 { "" } else { "s" }
+            ),
+        };
+        DomainError::InvalidInput {
+            message,
+            fields,
+            details: Map::new(),
+        }
+    }
+
     pub fn invalid_with(message: impl Into<String>, details: Map<String, Value>) -> Self {
         DomainError::InvalidInput {
             message: message.into(),

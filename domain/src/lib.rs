@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod automation;
 pub mod bootstrap;
 pub mod config;
 pub mod db;

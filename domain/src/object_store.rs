@@ -66,7 +66,7 @@ pub fn safe_key(key: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
 }
 
-fn load_or_create_key(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn load_or_create_key(path: &Path) -> anyhow::Result<Vec<u8>> {
     if let Ok(hexed) = std::fs::read_to_string(path) {
         return Ok(hex::decode(hexed.trim())?);
     }

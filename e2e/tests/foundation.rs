@@ -31,6 +31,7 @@ fn binary(name: &str) -> PathBuf {
 fn production_env(cmd: &mut Command, bucket: &str) {
     cmd.env_clear()
         .env("OPSDECK_DATABASE_URL", env("OPSDECK_TEST_APP_URL"))
+        .env("OPSDECK_SECRETS_KEY", "ab".repeat(32))
         .env(
             "OPSDECK_MIGRATION_DATABASE_URL",
             env("OPSDECK_TEST_MIGRATE_URL"),

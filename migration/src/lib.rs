@@ -14,6 +14,7 @@ mod m20261201_000006_jobs;
 mod m20261201_000007_report_retention;
 mod m20261201_000008_job_dispatch_index;
 mod m20261201_000009_attempt_executor;
+mod m20261201_000010_automation;
 mod sql;
 
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_report_retention::Migration),
             Box::new(m20261201_000008_job_dispatch_index::Migration),
             Box::new(m20261201_000009_attempt_executor::Migration),
+            Box::new(m20261201_000010_automation::Migration),
         ]
     }
 }
@@ -44,6 +46,7 @@ pub fn tenant_tables() -> Vec<&'static str> {
         m20261201_000003_incident_work::TENANT_TABLES,
         m20261201_000005_incident_attachments::TENANT_TABLES,
         m20261201_000006_jobs::TENANT_TABLES,
+        m20261201_000010_automation::TENANT_TABLES,
     ]
     .concat()
 }

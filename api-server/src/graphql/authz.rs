@@ -43,6 +43,20 @@ pub const MUTATION_ROLES: &[(&str, Need)] = &[
     ("cancelJob", Need::Role(Role::Engineer)),
     ("retryJob", Need::Role(Role::Manager)),
     ("runFleetProbe", Need::Role(Role::Admin)),
+    // Targets say where browsers may go; `allowPrivateNetwork: true` asks ADMIN.
+    ("createTarget", Need::Role(Role::Manager)),
+    ("updateTarget", Need::Role(Role::Manager)),
+    ("archiveTarget", Need::Role(Role::Manager)),
+    ("setTargetSecret", Need::Role(Role::Manager)),
+    ("deleteTargetSecret", Need::Role(Role::Manager)),
+    ("createWorkflow", Need::Role(Role::Engineer)),
+    ("updateWorkflowDraft", Need::Role(Role::Engineer)),
+    ("publishWorkflow", Need::Role(Role::Engineer)),
+    ("archiveWorkflow", Need::Role(Role::Manager)),
+    ("createScenario", Need::Role(Role::Engineer)),
+    ("updateScenario", Need::Role(Role::Engineer)),
+    ("deleteScenario", Need::Role(Role::Engineer)),
+    ("importScenarios", Need::Role(Role::Engineer)),
 ];
 
 /// Minimum roles of sensitive query fields (`Type.field`).
@@ -61,6 +75,12 @@ pub const FIELD_ROLES: &[(&str, Role)] = &[
     ("Query.jobs", Role::Viewer),
     ("Query.report", Role::Viewer),
     ("Query.reports", Role::Viewer),
+    ("Query.targets", Role::Viewer),
+    ("Query.target", Role::Viewer),
+    ("Query.workflows", Role::Viewer),
+    ("Query.workflow", Role::Viewer),
+    ("Query.scenarios", Role::Viewer),
+    ("Query.scenario", Role::Viewer),
 ];
 
 pub fn mutation_need(name: &str) -> Option<Need> {

@@ -1,6 +1,7 @@
 //! The GraphQL schema: one module per domain area, merged here, with every limit set.
 
 pub mod authz;
+pub mod automation;
 pub mod connection;
 pub mod error;
 pub mod foundation;
@@ -15,15 +16,21 @@ use std::sync::Arc;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use domain::config::GraphqlLimits;
 
+use automation::{mutation::AutomationMutation, query::AutomationQuery};
 use foundation::{mutation::FoundationMutation, query::FoundationQuery};
 use incidents::{mutation::IncidentMutation, query::IncidentQuery};
 use jobs::{mutation::JobMutation, query::JobQuery};
 
 #[derive(MergedObject, Default)]
-pub struct Query(FoundationQuery, IncidentQuery, JobQuery);
+pub struct Query(FoundationQuery, IncidentQuery, JobQuery, AutomationQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(FoundationMutation, IncidentMutation, JobMutation);
+pub struct Mutation(
+    FoundationMutation,
+    IncidentMutation,
+    JobMutation,
+    AutomationMutation,
+);
 
 pub type OpsdeckSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -6,6 +6,7 @@ mod support;
 mod api_keys;
 mod attachments;
 mod audit;
+mod automation;
 mod binary;
 mod graphql_http;
 mod incident_work;

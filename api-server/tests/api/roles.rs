@@ -106,6 +106,58 @@ fn sample(name: &str) -> (&'static str, Value) {
             "mutation($id: ID!) { completeIncidentAttachment(id: $id) { id } }",
             json!({ "id": id }),
         ),
+        "createTarget" => (
+            "mutation($n: String!) { createTarget(input: { name: $n, baseUrl: \"https://example.com\" }) { id } }",
+            json!({ "n": format!("t-{id}") }),
+        ),
+        "updateTarget" => (
+            "mutation($id: ID!) { updateTarget(input: { id: $id, name: \"x\" }) { id } }",
+            json!({ "id": id }),
+        ),
+        "archiveTarget" => (
+            "mutation($id: ID!) { archiveTarget(id: $id) { id } }",
+            json!({ "id": id }),
+        ),
+        "setTargetSecret" => (
+            "mutation($id: ID!) { setTargetSecret(input: { targetId: $id, name: \"pw\", value: \"v\" }) { id } }",
+            json!({ "id": id }),
+        ),
+        "deleteTargetSecret" => (
+            "mutation($id: ID!) { deleteTargetSecret(input: { targetId: $id, name: \"pw\" }) { id } }",
+            json!({ "id": id }),
+        ),
+        "createWorkflow" => (
+            "mutation($id: ID!) { createWorkflow(input: { name: \"w\", targetId: $id }) { id } }",
+            json!({ "id": id }),
+        ),
+        "updateWorkflowDraft" => (
+            "mutation($id: ID!) { updateWorkflowDraft(input: { id: $id, expectedVersion: 1, name: \"x\" }) { id } }",
+            json!({ "id": id }),
+        ),
+        "publishWorkflow" => (
+            "mutation($id: ID!) { publishWorkflow(id: $id) { id } }",
+            json!({ "id": id }),
+        ),
+        "archiveWorkflow" => (
+            "mutation($id: ID!) { archiveWorkflow(id: $id) { id } }",
+            json!({ "id": id }),
+        ),
+        "createScenario" => (
+            "mutation($id: ID!) { createScenario(input: { workflowId: $id, name: \"s\", inputs: {} }) { id } }",
+            json!({ "id": id }),
+        ),
+        "updateScenario" => (
+            "mutation($id: ID!) { updateScenario(input: { id: $id, name: \"x\" }) { id } }",
+            json!({ "id": id }),
+        ),
+        "deleteScenario" => (
+            "mutation($id: ID!) { deleteScenario(id: $id) { id } }",
+            json!({ "id": id }),
+        ),
+        "importScenarios" => (
+            "mutation($id: ID!) { importScenarios(workflowId: $id, csv: \"a\\n1\") { id } }",
+            json!({ "id": id }),
+        ),
         other => panic!("no sample call for mutation {other}: add one here"),
     }
 }

@@ -239,6 +239,7 @@ impl Builder {
         }
         if self.backend == Backend::Postgres {
             vars.insert("OPSDECK_DATABASE_URL".into(), env("OPSDECK_TEST_APP_URL"));
+            vars.insert("OPSDECK_SECRETS_KEY".into(), "ab".repeat(32));
             vars.insert(
                 "OPSDECK_MIGRATION_DATABASE_URL".into(),
                 env("OPSDECK_TEST_MIGRATE_URL"),
