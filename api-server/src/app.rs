@@ -63,6 +63,7 @@ impl AppState {
             self.db.clone(),
             self.queue.clone(),
             self.store.clone(),
+            self.sealer.clone(),
             self.config.clone(),
         );
         if consume {

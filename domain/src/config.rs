@@ -76,6 +76,23 @@ pub struct S3Config {
     pub secret_access_key: Option<Secret>,
 }
 
+/// Workflow runs: their limits and the browser that executes them.
+#[derive(Debug, Clone)]
+pub struct RunsConfig {
+    /// Queued runs per org, at most; more is QUOTA_EXCEEDED.
+    pub org_queued_max: u64,
+    pub step_timeout_ms: u64,
+    pub run_timeout_secs: u64,
+    /// One screenshot, page or log, at most.
+    pub artifact_max_bytes: u64,
+    /// A WebDriver endpoint to use instead of starting chromedriver per attempt.
+    pub webdriver_url: Option<String>,
+    /// The chromedriver binary started per attempt (looked up on PATH).
+    pub chromedriver: String,
+    /// The Chromium binary; found on PATH when unset.
+    pub chromium: Option<String>,
+}
+
 /// The job system's timings and limits (worker processes, and in-process when embedded).
 #[derive(Debug, Clone)]
 pub struct JobsConfig {
@@ -92,6 +109,8 @@ pub struct JobsConfig {
     pub retry_cap_secs: u64,
     /// Running jobs of one kind per org, at most.
     pub org_concurrency: u32,
+    /// Running workflow runs per org (each holds a browser).
+    pub run_org_concurrency: u32,
     /// Jobs one worker process runs at once.
     pub worker_concurrency: u32,
     /// Threads of a worker process's async runtime.
@@ -128,6 +147,7 @@ pub struct Config {
     /// Interval of the SLA sweep (worker processes; in-process when embedded).
     pub sla_sweep_secs: u64,
     pub jobs: JobsConfig,
+    pub runs: RunsConfig,
     /// The server's external base URL (local object links); default `http://` + listen address.
     pub public_url: Option<String>,
     /// HMAC key for local object links; default: generated once into `OPSDECK_DATA_DIR`.
@@ -330,6 +350,46 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "First retry delay; doubles per attempt, with jitter.",
     ),
     ("OPSDECK_JOBS_RETRY_CAP_SECS", "300", "Longest retry delay."),
+    (
+        "OPSDECK_RUNS_ORG_CONCURRENCY",
+        "5",
+        "Running workflow runs per organization, at most (each target also caps its own).",
+    ),
+    (
+        "OPSDECK_RUNS_ORG_QUEUED_MAX",
+        "10000",
+        "Queued workflow runs per organization, at most; launching more is QUOTA_EXCEEDED.",
+    ),
+    (
+        "OPSDECK_RUNS_STEP_TIMEOUT_MS",
+        "30000",
+        "A step's time limit unless the step sets timeoutMs.",
+    ),
+    (
+        "OPSDECK_RUNS_TIMEOUT_SECS",
+        "600",
+        "A run attempt's time limit; past it the browser is killed and the run is TIMED_OUT.",
+    ),
+    (
+        "OPSDECK_RUNS_ARTIFACT_MAX_BYTES",
+        "10485760",
+        "Largest screenshot, page HTML or console log a run stores (larger ones are cut).",
+    ),
+    (
+        "OPSDECK_WEBDRIVER_URL",
+        "",
+        "A WebDriver endpoint for runs; unset, the worker starts chromedriver + Chromium per attempt.",
+    ),
+    (
+        "OPSDECK_CHROMEDRIVER",
+        "chromedriver",
+        "The chromedriver binary the worker starts per attempt (looked up on PATH).",
+    ),
+    (
+        "OPSDECK_CHROMIUM",
+        "chromium on PATH",
+        "The Chromium (or Chrome) binary runs drive.",
+    ),
     (
         "OPSDECK_JOBS_ORG_CONCURRENCY",
         "2",
@@ -723,6 +783,7 @@ impl Config {
                 retry_base_secs: s.positive("OPSDECK_JOBS_RETRY_BASE_SECS", 10)?,
                 retry_cap_secs: s.positive("OPSDECK_JOBS_RETRY_CAP_SECS", 300)?,
                 org_concurrency: s.positive("OPSDECK_JOBS_ORG_CONCURRENCY", 2)? as u32,
+                run_org_concurrency: s.positive("OPSDECK_RUNS_ORG_CONCURRENCY", 5)? as u32,
                 worker_concurrency: s.positive("OPSDECK_WORKER_CONCURRENCY", 4)? as u32,
                 worker_threads: s.positive("OPSDECK_WORKER_THREADS", 1)?.min(256) as u32,
                 worker_grace_secs: s.parse(
@@ -752,6 +813,25 @@ impl Config {
                     }
                 },
                 retention_sweep_secs: s.positive("OPSDECK_RETENTION_SWEEP_SECS", 3600)?,
+            },
+            runs: RunsConfig {
+                org_queued_max: s.positive("OPSDECK_RUNS_ORG_QUEUED_MAX", 10_000)?,
+                step_timeout_ms: s.positive("OPSDECK_RUNS_STEP_TIMEOUT_MS", 30_000)?,
+                run_timeout_secs: s.positive("OPSDECK_RUNS_TIMEOUT_SECS", 600)?,
+                artifact_max_bytes: s.positive("OPSDECK_RUNS_ARTIFACT_MAX_BYTES", 10 << 20)?,
+                webdriver_url: match s.string("OPSDECK_WEBDRIVER_URL") {
+                    Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                        Some(u.trim_end_matches('/').to_owned())
+                    }
+                    Some(_) => {
+                        return Err(s.invalid("OPSDECK_WEBDRIVER_URL", "expected an http(s) URL"));
+                    }
+                    None => None,
+                },
+                chromedriver: s
+                    .string("OPSDECK_CHROMEDRIVER")
+                    .unwrap_or_else(|| "chromedriver".into()),
+                chromium: s.string("OPSDECK_CHROMIUM"),
             },
             unknown_variables: Vec::new(),
         })

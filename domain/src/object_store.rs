@@ -333,6 +333,40 @@ impl ObjectStore {
         Ok(size)
     }
 
+    /// Stores `bytes` as `key` (small objects: screenshots, pages, logs).
+    pub async fn put_bytes(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> anyhow::Result<u64> {
+        anyhow::ensure!(safe_key(key), "unsafe object key");
+        let size = bytes.len() as u64;
+        match self {
+            ObjectStore::Local { dir, .. } => {
+                let target = dir.join(key);
+                if let Some(parent) = target.parent() {
+                    tokio::fs::create_dir_all(parent).await?;
+                }
+                let partial = target.with_extension("partial");
+                tokio::fs::write(&partial, &bytes).await?;
+                tokio::fs::rename(&partial, &target).await?;
+            }
+            ObjectStore::S3 { client, bucket } => {
+                client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .content_type(content_type)
+                    .content_length(size as i64)
+                    .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+                    .send()
+                    .await?;
+            }
+        }
+        Ok(size)
+    }
+
     /// Removes `key`; a missing object is not an error.
     pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
         anyhow::ensure!(safe_key(key), "unsafe object key");

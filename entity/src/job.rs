@@ -33,6 +33,11 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+    /// A second cap besides the org's per kind (a run's target: `target:<id>`).
+    pub group_key: Option<String>,
+    pub group_limit: Option<i32>,
+    /// `TIMEOUT` when the last attempt ran out of time.
+    pub error_class: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

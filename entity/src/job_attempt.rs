@@ -19,6 +19,8 @@ pub struct Model {
     pub finished_at: DateTimeUtc,
     /// `FLEET` (a worker process) or `BATCH` (a one-shot cloud container).
     pub executor: String,
+    /// `TIMEOUT` when the attempt ran out of time; otherwise the outcome says it.
+    pub error_class: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

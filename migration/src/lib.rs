@@ -15,6 +15,7 @@ mod m20261201_000007_report_retention;
 mod m20261201_000008_job_dispatch_index;
 mod m20261201_000009_attempt_executor;
 mod m20261201_000010_automation;
+mod m20261201_000011_runs;
 mod sql;
 
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_job_dispatch_index::Migration),
             Box::new(m20261201_000009_attempt_executor::Migration),
             Box::new(m20261201_000010_automation::Migration),
+            Box::new(m20261201_000011_runs::Migration),
         ]
     }
 }
@@ -47,6 +49,7 @@ pub fn tenant_tables() -> Vec<&'static str> {
         m20261201_000005_incident_attachments::TENANT_TABLES,
         m20261201_000006_jobs::TENANT_TABLES,
         m20261201_000010_automation::TENANT_TABLES,
+        m20261201_000011_runs::TENANT_TABLES,
     ]
     .concat()
 }

@@ -185,6 +185,8 @@ async fn supervise(
         }
         Ok(Err(JobFailure::Retryable(e))) => record(rt, &lease, Outcome::Retry(e), None).await,
         Ok(Err(JobFailure::Permanent(e))) => record(rt, &lease, Outcome::Failed(e), None).await,
+        Ok(Err(JobFailure::TimedOut(e))) => record(rt, &lease, Outcome::TimedOut(e), None).await,
+        Ok(Err(JobFailure::Cancelled)) => record(rt, &lease, Outcome::Cancelled, None).await,
         Err(join) if join.is_panic() => {
             let msg = panic_message(join.into_panic());
             record(

@@ -2,6 +2,7 @@
 //! work (reconciler, SLA sweep). It is also a library: the embedded api-server runs the same
 //! runtime in-process.
 
+pub mod browser;
 pub mod execute;
 pub mod handlers;
 pub mod reports;
@@ -41,6 +42,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let db = domain::db::connect(&config).await?;
     let queue = domain::jobs::queue::Queue::from_config(&config).await?;
     let store = domain::object_store::ObjectStore::from_config(&config).await?;
+    let sealer = domain::automation::sealing::Sealer::from_config(&config)?;
     let listener = tokio::net::TcpListener::bind(config.worker_listen)
         .await
         .map_err(|e| {
@@ -50,7 +52,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             )
         })?;
     let metrics = metrics_handle();
-    let (rt, grace) = runtime::Runtime::new(db.clone(), queue, store, config);
+    let (rt, grace) = runtime::Runtime::new(db.clone(), queue, store, sealer, config);
     tracing::info!(worker = %rt.worker_id, addr = %listener.local_addr()?, "worker started");
     let depth = tokio::spawn(queue_depth(db.clone(), domain::shutdown_signal()));
     let app = Router::new()

@@ -24,17 +24,26 @@ pub struct Runtime {
     pub policy: Policy,
     pub worker_id: String,
     pub config: Config,
+    /// Opens target secrets for runs.
+    pub sealer: domain::automation::sealing::Sealer,
     grace_over: watch::Receiver<bool>,
 }
 
 impl Runtime {
-    pub fn new(db: Db, queue: Queue, store: ObjectStore, config: Config) -> (Self, GraceTrigger) {
+    pub fn new(
+        db: Db,
+        queue: Queue,
+        store: ObjectStore,
+        sealer: domain::automation::sealing::Sealer,
+        config: Config,
+    ) -> (Self, GraceTrigger) {
         let (tx, rx) = watch::channel(false);
         (
             Runtime {
                 db,
                 queue,
                 store,
+                sealer,
                 policy: Policy::from(&config.jobs),
                 worker_id: crate::worker_name(),
                 config,

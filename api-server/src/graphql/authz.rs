@@ -57,6 +57,10 @@ pub const MUTATION_ROLES: &[(&str, Need)] = &[
     ("updateScenario", Need::Role(Role::Engineer)),
     ("deleteScenario", Need::Role(Role::Engineer)),
     ("importScenarios", Need::Role(Role::Engineer)),
+    ("launchRun", Need::Role(Role::Engineer)),
+    ("launchRuns", Need::Role(Role::Engineer)),
+    ("cancelRun", Need::Role(Role::Engineer)),
+    ("retryRun", Need::Role(Role::Engineer)),
 ];
 
 /// Minimum roles of sensitive query fields (`Type.field`).
@@ -81,6 +85,8 @@ pub const FIELD_ROLES: &[(&str, Role)] = &[
     ("Query.workflow", Role::Viewer),
     ("Query.scenarios", Role::Viewer),
     ("Query.scenario", Role::Viewer),
+    ("Query.runs", Role::Viewer),
+    ("Query.run", Role::Viewer),
 ];
 
 pub fn mutation_need(name: &str) -> Option<Need> {

@@ -10,6 +10,7 @@ pub mod incidents;
 pub mod jobs;
 pub mod limits;
 pub mod loaders;
+pub mod runs;
 
 use std::sync::Arc;
 
@@ -20,9 +21,16 @@ use automation::{mutation::AutomationMutation, query::AutomationQuery};
 use foundation::{mutation::FoundationMutation, query::FoundationQuery};
 use incidents::{mutation::IncidentMutation, query::IncidentQuery};
 use jobs::{mutation::JobMutation, query::JobQuery};
+use runs::{mutation::RunMutation, query::RunQuery};
 
 #[derive(MergedObject, Default)]
-pub struct Query(FoundationQuery, IncidentQuery, JobQuery, AutomationQuery);
+pub struct Query(
+    FoundationQuery,
+    IncidentQuery,
+    JobQuery,
+    AutomationQuery,
+    RunQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -30,6 +38,7 @@ pub struct Mutation(
     IncidentMutation,
     JobMutation,
     AutomationMutation,
+    RunMutation,
 );
 
 pub type OpsdeckSchema = Schema<Query, Mutation, EmptySubscription>;

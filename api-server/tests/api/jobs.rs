@@ -317,6 +317,7 @@ async fn a_stale_attempt_cannot_write(backend: Backend) {
         retry_base: Duration::from_millis(1),
         retry_cap: Duration::from_millis(1),
         org_concurrency: 2,
+        run_org_concurrency: 2,
     };
     let org = domain::org::OrgCtx::system(app.org_a.id);
     let queued = domain::jobs::service::probe(
@@ -449,6 +450,9 @@ async fn an_unreadable_payload_is_dead_lettered_and_the_queue_flows(backend: Bac
         updated_at: now,
         started_at: None,
         finished_at: None,
+        group_key: None,
+        group_limit: None,
+        error_class: None,
     }))
     .exec_without_returning(&tx)
     .await

@@ -16,6 +16,8 @@ mod jwt;
 mod reports;
 mod rls;
 mod roles;
+mod runs;
 mod schema;
+mod site;
 mod tenancy;
 mod ws;

@@ -158,6 +158,22 @@ fn sample(name: &str) -> (&'static str, Value) {
             "mutation($id: ID!) { importScenarios(workflowId: $id, csv: \"a\\n1\") { id } }",
             json!({ "id": id }),
         ),
+        "launchRun" => (
+            "mutation($id: ID!) { launchRun(input: { workflowId: $id }) { id } }",
+            json!({ "id": id }),
+        ),
+        "launchRuns" => (
+            "mutation($id: ID!) { launchRuns(input: { workflowId: $id, scenarioIds: [$id] }) { id } }",
+            json!({ "id": id }),
+        ),
+        "cancelRun" => (
+            "mutation($id: ID!) { cancelRun(id: $id) { id } }",
+            json!({ "id": id }),
+        ),
+        "retryRun" => (
+            "mutation($id: ID!) { retryRun(id: $id) { id } }",
+            json!({ "id": id }),
+        ),
         other => panic!("no sample call for mutation {other}: add one here"),
     }
 }

@@ -144,6 +144,14 @@ pub enum Refusal {
     },
 }
 
+impl Refusal {
+    pub fn host(&self) -> &str {
+        match self {
+            Refusal::HostNotAllowed { host } | Refusal::InternalAddress { host, .. } => host,
+        }
+    }
+}
+
 impl EgressPolicy {
     /// The host-name rule alone (before DNS).
     pub fn check_host(&self, host: &str) -> Result<(), Refusal> {

@@ -5,6 +5,7 @@
 pub mod definition;
 pub mod egress;
 pub mod problems;
+pub mod runs;
 pub mod scenarios;
 pub mod sealing;
 pub mod targets;

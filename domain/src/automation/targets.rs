@@ -171,6 +171,19 @@ pub async fn update(
     active.version = Set(before.version + 1);
     active.updated_at = Set(crate::time::now());
     let after = active.update(&tx).await.map_err(name_taken)?;
+    if after.concurrency != before.concurrency {
+        // Runs already queued or running take the new cap from their next claim.
+        entity::job::Entity::update_many()
+            .col_expr(
+                entity::job::Column::GroupLimit,
+                sea_orm::sea_query::Expr::value(after.concurrency),
+            )
+            .filter(entity::job::Column::OrgId.eq(org.org_id()))
+            .filter(entity::job::Column::GroupKey.eq(super::runs::group_key(id)))
+            .filter(entity::job::Column::Status.is_in(["QUEUED", "RUNNING"]))
+            .exec(&tx)
+            .await?;
+    }
     audit::record(
         &tx,
         org,

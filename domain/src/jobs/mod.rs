@@ -17,7 +17,7 @@ pub mod store;
 pub use contracts::{JobContract, KINDS, KindInfo};
 
 /// The queues workers consume, one per job family.
-pub const QUEUES: &[&str] = &["reports", "probes"];
+pub const QUEUES: &[&str] = &["reports", "probes", "runs"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -68,6 +68,12 @@ pub enum JobFailure {
     /// The job cannot succeed as asked (bad input, a rule refused it): fail now.
     #[error("{0}")]
     Permanent(String),
+    /// The attempt ran out of time: fail now, with error class `TIMEOUT`.
+    #[error("{0}")]
+    TimedOut(String),
+    /// The handler saw the job's cancellation and stopped.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl From<crate::error::DomainError> for JobFailure {

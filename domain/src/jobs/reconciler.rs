@@ -93,18 +93,22 @@ pub async fn reconcile_once(
 }
 
 fn at_capacity_excluded(backend: DbBackend, policy: &Policy) -> SimpleExpr {
-    let cap = i64::from(policy.org_concurrency);
-    let placeholder = if backend == DbBackend::Postgres {
-        "$1"
+    let run_kind = <super::contracts::WorkflowRun as super::JobContract>::KIND;
+    let (p1, p2) = if backend == DbBackend::Postgres {
+        ("$1", "$2")
     } else {
-        "?"
+        ("?", "?")
     };
     Expr::cust_with_values(
         format!(
             "(jobs.org_id, jobs.kind) NOT IN (SELECT r.org_id, r.kind FROM jobs r \
-             WHERE r.status = 'RUNNING' GROUP BY r.org_id, r.kind HAVING count(*) >= {placeholder})"
+             WHERE r.status = 'RUNNING' GROUP BY r.org_id, r.kind HAVING count(*) >= \
+             CASE WHEN r.kind = '{run_kind}' THEN {p1} ELSE {p2} END)"
         ),
-        [cap],
+        [
+            i64::from(policy.run_org_concurrency),
+            i64::from(policy.org_concurrency),
+        ],
     )
 }
 

@@ -21,6 +21,9 @@ use crate::db::{self, Db, Scope};
 use crate::error::{DomainError, DomainResult};
 use crate::outbox;
 
+/// The error class of an attempt that ran out of time.
+pub const ERROR_TIMEOUT: &str = "TIMEOUT";
+
 /// Attempts run by worker processes; `BATCH` (one-shot containers) comes with cloud runs.
 pub const EXECUTOR_FLEET: &str = "FLEET";
 
@@ -32,6 +35,8 @@ pub struct Policy {
     pub retry_base: Duration,
     pub retry_cap: Duration,
     pub org_concurrency: u32,
+    /// The org's cap on running workflow runs (they get their own: a browser each).
+    pub run_org_concurrency: u32,
 }
 
 impl From<&JobsConfig> for Policy {
@@ -42,11 +47,21 @@ impl From<&JobsConfig> for Policy {
             retry_base: Duration::from_secs(c.retry_base_secs),
             retry_cap: Duration::from_secs(c.retry_cap_secs),
             org_concurrency: c.org_concurrency,
+            run_org_concurrency: c.run_org_concurrency,
         }
     }
 }
 
 impl Policy {
+    /// How many jobs of `kind` one org may run at once.
+    pub fn org_cap(&self, kind: &str) -> u32 {
+        if kind == super::contracts::WorkflowRun::KIND {
+            self.run_org_concurrency
+        } else {
+            self.org_concurrency
+        }
+    }
+
     /// Delay before attempt `attempt + 1`: base × 2^(attempt-1), capped, with ±25% jitter
     /// so a burst of failures does not come back as a burst.
     pub fn backoff(&self, attempt: i32) -> Duration {
@@ -71,6 +86,25 @@ pub async fn enqueue<C: JobContract>(
     contract: &C,
     max_attempts: u32,
 ) -> DomainResult<job::Model> {
+    enqueue_in_group(tx, org_id, job_id, contract, max_attempts, None).await
+}
+
+/// A concurrency group: at most `limit` running jobs share `key` (besides the org's cap).
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub key: String,
+    pub limit: i32,
+}
+
+/// [`enqueue`], with a second cap shared by the jobs of `group`.
+pub async fn enqueue_in_group<C: JobContract>(
+    tx: &impl ConnectionTrait,
+    org_id: Uuid,
+    job_id: Uuid,
+    contract: &C,
+    max_attempts: u32,
+    group: Option<Group>,
+) -> DomainResult<job::Model> {
     let now = crate::time::now();
     let payload = serde_json::to_value(contract).map_err(anyhow::Error::from)?;
     let row = job::Model {
@@ -94,6 +128,9 @@ pub async fn enqueue<C: JobContract>(
         updated_at: now,
         started_at: None,
         finished_at: None,
+        group_limit: group.as_ref().map(|g| g.limit.max(1)),
+        group_key: group.map(|g| g.key),
+        error_class: None,
     };
     job::Entity::insert(job::ActiveModel::from(row.clone()))
         .exec_without_returning(tx)
@@ -130,7 +167,8 @@ pub enum Skip {
     NotQueued,
     /// Its retry delay has not passed.
     NotDue,
-    /// The org already runs its cap of this kind; the job waits for a slot.
+    /// The org already runs its cap of this kind (or its group its own cap); the job waits
+    /// for a slot.
     AtCapacity,
 }
 
@@ -190,7 +228,19 @@ pub async fn claim(
         .filter(job::Column::Status.eq(Status::Running.as_str()))
         .count(&tx)
         .await?;
-    if running >= u64::from(policy.org_concurrency) {
+    let group_full = match (&current.group_key, current.group_limit) {
+        (Some(key), Some(limit)) => {
+            job::Entity::find()
+                .filter(job::Column::OrgId.eq(org_id))
+                .filter(job::Column::GroupKey.eq(key.as_str()))
+                .filter(job::Column::Status.eq(Status::Running.as_str()))
+                .count(&tx)
+                .await?
+                >= limit.max(1) as u64
+        }
+        _ => false,
+    };
+    if running >= u64::from(policy.org_cap(&current.kind)) || group_full {
         // Marked as waiting for a slot (no longer in the queue): the next release of a slot
         // of this org and kind delivers it again.
         job::Entity::update_many()
@@ -294,6 +344,8 @@ pub enum Outcome {
     Succeeded(Option<Value>),
     /// Fails the job now.
     Failed(String),
+    /// Fails the job now: the attempt ran out of time (error class `TIMEOUT`).
+    TimedOut(String),
     /// Tries again after a backoff, or dead-letters the job after its last attempt.
     Retry(String),
     /// The job was cancelled while it ran.
@@ -321,7 +373,9 @@ pub async fn finish(
     let now = crate::time::now();
     let (status, attempt_outcome, error, run_after) = match &outcome {
         Outcome::Succeeded(_) => (Status::Succeeded, "SUCCEEDED", None, None),
-        Outcome::Failed(e) => (Status::Failed, "FAILED", Some(e.clone()), None),
+        Outcome::Failed(e) | Outcome::TimedOut(e) => {
+            (Status::Failed, "FAILED", Some(e.clone()), None)
+        }
         Outcome::Retry(e) if lease.attempt >= lease.max_attempts => {
             (Status::Dead, "DEAD", Some(e.clone()), None)
         }
@@ -345,6 +399,8 @@ pub async fn finish(
     if let Some(e) = &error {
         update = update.col_expr(job::Column::LastError, Expr::value(e.clone()));
     }
+    let error_class = matches!(outcome, Outcome::TimedOut(_)).then(|| ERROR_TIMEOUT.to_owned());
+    update = update.col_expr(job::Column::ErrorClass, Expr::value(error_class.clone()));
     match (&outcome, run_after) {
         (Outcome::Succeeded(result), _) => {
             update = update
@@ -377,7 +433,7 @@ pub async fn finish(
     let Some(row) = rows.into_iter().next() else {
         return Err(DomainError::LeaseLost);
     };
-    record_attempt(tx, lease, attempt_outcome, error, now).await?;
+    record_attempt(tx, lease, attempt_outcome, error, error_class, now).await?;
     status_changed(tx, &row).await?;
     let promoted = promote_next(tx, lease.org_id, &lease.kind, lease.job_id).await?;
     Ok(Recorded { job: row, promoted })
@@ -388,6 +444,7 @@ async fn record_attempt(
     lease: &Lease,
     outcome: &str,
     error: Option<String>,
+    error_class: Option<String>,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
     job_attempt::Entity::insert(job_attempt::ActiveModel {
@@ -402,6 +459,7 @@ async fn record_attempt(
         started_at: Set(lease.started_at),
         finished_at: Set(now),
         executor: Set(EXECUTOR_FLEET.to_owned()),
+        error_class: Set(error_class),
     })
     .exec_without_returning(tx)
     .await?;
@@ -434,6 +492,12 @@ async fn promote_next(
         .filter(job::Column::RunAfter.lte(crate::time::now()))
         .filter(job::Column::DeliveredAt.is_null())
         .filter(job::Column::Id.ne(except))
+        // Skip jobs whose group is still full: promoting one would only be refused again
+        // while another group's job could take the slot.
+        .filter(Expr::cust(
+            "(jobs.group_key IS NULL OR (SELECT count(*) FROM jobs g WHERE g.org_id = jobs.org_id \
+             AND g.group_key = jobs.group_key AND g.status = 'RUNNING') < jobs.group_limit)",
+        ))
         .order_by_asc(job::Column::Id)
         .limit(1)
         .one(tx)
@@ -573,7 +637,7 @@ pub async fn expire_lease(
         started_at: row.started_at.unwrap_or(now),
         waited: Duration::ZERO,
     };
-    record_attempt(tx, &lease, outcome, Some(error), now).await?;
+    record_attempt(tx, &lease, outcome, Some(error), None, now).await?;
     status_changed(tx, &moved).await?;
     // The dead worker's slot is free: the org's next job of the kind may start.
     promote_next(tx, row.org_id, &row.kind, row.id).await?;
@@ -603,7 +667,7 @@ pub async fn dead_letter_unreadable(
     let Some(row) = rows.into_iter().next() else {
         return Err(DomainError::LeaseLost);
     };
-    record_attempt(tx, lease, "DEAD", Some(error), now).await?;
+    record_attempt(tx, lease, "DEAD", Some(error), None, now).await?;
     status_changed(tx, &row).await?;
     promote_next(tx, lease.org_id, &lease.kind, lease.job_id).await?;
     Ok(row)

@@ -4,8 +4,9 @@
 
 mod fleet_probe;
 mod incident_report;
+mod workflow_run;
 
-use domain::jobs::contracts::{FleetProbe, IncidentReport};
+use domain::jobs::contracts::{FleetProbe, IncidentReport, WorkflowRun};
 use domain::jobs::{JobContract, JobFailure};
 use tokio::task::JoinHandle;
 
@@ -25,6 +26,10 @@ pub fn start(ctx: JobCtx) -> Result<Running, String> {
         FleetProbe::KIND => {
             let job: FleetProbe = decode(payload)?;
             Ok(tokio::spawn(fleet_probe::run(ctx, job)))
+        }
+        WorkflowRun::KIND => {
+            let job: WorkflowRun = decode(payload)?;
+            Ok(tokio::spawn(workflow_run::run(ctx, job)))
         }
         other => Err(format!("no handler for job kind {other:?}")),
     }

@@ -3,9 +3,11 @@
 
 mod fleet_probe;
 mod incident_report;
+mod workflow_run;
 
 pub use fleet_probe::{FleetProbe, ProbeBehaviour};
 pub use incident_report::IncidentReport;
+pub use workflow_run::WorkflowRun;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -36,6 +38,7 @@ impl KindInfo {
 pub const KINDS: &[KindInfo] = &[
     KindInfo::of::<IncidentReport>(),
     KindInfo::of::<FleetProbe>(),
+    KindInfo::of::<WorkflowRun>(),
 ];
 
 pub fn queue_of(kind: &str) -> Option<&'static str> {

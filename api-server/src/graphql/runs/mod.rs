@@ -1,0 +1,5 @@
+//! Workflow runs: launch, watch (attempts, steps, outputs, artifacts), cancel, retry.
+
+pub mod mutation;
+pub mod query;
+pub mod types;

@@ -1,0 +1,344 @@
+//! A fresh browser per attempt: chromedriver and headless Chromium started by the worker
+//! in their own process group with a throw-away profile (or a session on a configured
+//! WebDriver endpoint). The [`Killer`] stops everything at once from any task, inside a
+//! hanging command: the process group is killed, and any process still holding the
+//! profile directory. Dropping the session kills it too, so no path leaves a browser
+//! behind.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use domain::config::RunsConfig;
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// No browser on this machine: retrying here cannot help.
+    #[error("{0}")]
+    NotInstalled(String),
+    #[error("starting the browser: {0}")]
+    Failed(String),
+}
+
+/// How to install what is missing, for the run's error and `/readyz`.
+pub const INSTALL_HINT: &str = "install Chromium and chromedriver (Debian/Ubuntu: `apt-get install chromium chromium-driver`), put them on PATH or set OPSDECK_CHROMEDRIVER / OPSDECK_CHROMIUM, or point OPSDECK_WEBDRIVER_URL at a WebDriver server";
+
+const CHROMIUM_NAMES: &[&str] = &[
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+];
+
+/// Finds `name` as the OS would when spawning it: PATH is the process's search path, not a
+/// setting of ours, so it is read here rather than through `Config`.
+#[allow(clippy::disallowed_methods)]
+fn on_path(name: &str) -> Option<PathBuf> {
+    let candidate = PathBuf::from(name);
+    if candidate.components().count() > 1 {
+        return candidate.is_file().then_some(candidate);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// What this machine can run a browser with, or why not.
+pub fn availability(cfg: &RunsConfig) -> Result<String, String> {
+    if let Some(url) = &cfg.webdriver_url {
+        return Ok(format!("WebDriver at {url}"));
+    }
+    let driver = on_path(&cfg.chromedriver)
+        .ok_or_else(|| format!("{} not found; {INSTALL_HINT}", cfg.chromedriver))?;
+    let browser = chromium(cfg).ok_or_else(|| format!("no Chromium found; {INSTALL_HINT}"))?;
+    Ok(format!("{} with {}", driver.display(), browser.display()))
+}
+
+fn chromium(cfg: &RunsConfig) -> Option<PathBuf> {
+    match &cfg.chromium {
+        Some(path) => on_path(path),
+        None => CHROMIUM_NAMES.iter().find_map(|n| on_path(n)),
+    }
+}
+
+/// Stops the session's processes; cheap to clone into a watchdog.
+#[derive(Clone, Default)]
+pub struct Killer(Arc<Mutex<KillState>>);
+
+#[derive(Default)]
+struct KillState {
+    driver: Option<std::process::Child>,
+    profile: Option<PathBuf>,
+    killed: bool,
+}
+
+impl Killer {
+    /// Kills the driver's process group and whatever still uses the profile; idempotent.
+    pub fn kill(&self) {
+        let Ok(mut state) = self.0.lock() else { return };
+        if state.killed {
+            return;
+        }
+        state.killed = true;
+        if let Some(child) = state.driver.as_mut() {
+            let pgid = child.id() as i32;
+            // SAFETY: signalling a process group we created; no memory is shared.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+            let _ = child.wait();
+        }
+        if let Some(profile) = state.profile.take() {
+            kill_holders_of(&profile);
+            let _ = std::fs::remove_dir_all(&profile);
+        }
+    }
+
+    pub fn was_killed(&self) -> bool {
+        self.0.lock().map(|s| s.killed).unwrap_or(true)
+    }
+}
+
+/// Chromium helpers can leave the group (zygotes re-parent); they all carry the profile.
+fn kill_holders_of(profile: &std::path::Path) {
+    let needle = format!("--user-data-dir={}", profile.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(&needle) {
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+pub struct Browser {
+    pub client: Client,
+    pub webdriver_url: String,
+    pub killer: Killer,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        self.killer.kill();
+    }
+}
+
+impl Browser {
+    /// `worker` names the profile's parent directory, so a worker's browsers can be found.
+    pub async fn launch(
+        cfg: &RunsConfig,
+        proxy: std::net::SocketAddr,
+        worker: &str,
+    ) -> Result<Self, LaunchError> {
+        let killer = Killer::default();
+        let (webdriver_url, binary) = match &cfg.webdriver_url {
+            Some(url) => (url.clone(), chromium(cfg)),
+            None => {
+                let driver = on_path(&cfg.chromedriver).ok_or_else(|| {
+                    LaunchError::NotInstalled(format!(
+                        "{} not found; {INSTALL_HINT}",
+                        cfg.chromedriver
+                    ))
+                })?;
+                let binary = chromium(cfg).ok_or_else(|| {
+                    LaunchError::NotInstalled(format!("no Chromium found; {INSTALL_HINT}"))
+                })?;
+                let port = free_port().map_err(|e| LaunchError::Failed(e.to_string()))?;
+                let mut cmd = std::process::Command::new(&driver);
+                cmd.arg(format!("--port={port}"))
+                    .arg("--allowed-ips=127.0.0.1")
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null());
+                std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+                let child = cmd
+                    .spawn()
+                    .map_err(|e| LaunchError::Failed(format!("{}: {e}", driver.display())))?;
+                killer.0.lock().expect("fresh lock").driver = Some(child);
+                (format!("http://127.0.0.1:{port}"), Some(binary))
+            }
+        };
+        let profile = profiles_of(worker).join(uuid::Uuid::now_v7().to_string());
+        std::fs::create_dir_all(&profile).map_err(|e| LaunchError::Failed(e.to_string()))?;
+        killer.0.lock().expect("fresh lock").profile = Some(profile.clone());
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--no-default-browser-check".into(),
+            "--window-size=1280,800".into(),
+            format!("--user-data-dir={}", profile.display()),
+            // Everything through the egress proxy, loopback included, and no WebRTC around it.
+            format!("--proxy-server=http://{proxy}"),
+            "--proxy-bypass-list=<-loopback>".into(),
+            "--force-webrtc-ip-handling-policy=disable_non_proxied_udp".into(),
+            "--disable-quic".into(),
+            // The browser's own traffic (autofill, safe browsing, updates, hints) is not the
+            // page's: keep it from starting at all.
+            "--disable-features=AutofillServerCommunication,OptimizationHints,OptimizationGuideModelDownloading,MediaRouter,DialMediaRouteProvider,Translate,CertificateTransparencyComponentUpdater,InterestFeedContentSuggestions,PasswordLeakDetection,PasswordManagerOnboarding".into(),
+            "--disable-client-side-phishing-detection".into(),
+            "--disable-domain-reliability".into(),
+            "--disable-default-apps".into(),
+            "--disable-extensions".into(),
+            "--safebrowsing-disable-auto-update".into(),
+            "--no-pings".into(),
+            "--password-store=basic".into(),
+            "--use-mock-keychain".into(),
+        ];
+        // The sandbox needs an unprivileged user; as root (containers, CI) it cannot start.
+        if unsafe { libc::geteuid() } == 0 {
+            args.push("--no-sandbox".into());
+        }
+        let mut options = json!({
+            "args": args,
+            "perfLoggingPrefs": { "enableNetwork": true, "enablePage": false },
+            "prefs": {
+                "credentials_enable_service": false,
+                "profile.password_manager_enabled": false,
+                "profile.password_manager_leak_detection": false,
+                "autofill.profile_enabled": false,
+            },
+        });
+        if let Some(b) = binary {
+            options["binary"] = json!(b.display().to_string());
+        }
+        let caps: serde_json::Map<String, Value> = json!({
+            "browserName": "chrome",
+            "pageLoadStrategy": "normal",
+            "goog:chromeOptions": options,
+            // Network events let a refusal be told apart from the browser's own traffic.
+            "goog:loggingPrefs": { "browser": "ALL", "performance": "ALL" },
+            "timeouts": { "pageLoad": cfg.step_timeout_ms, "script": cfg.step_timeout_ms, "implicit": 0 },
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        // chromedriver needs a moment to listen; the session itself ~1 s.
+        let started = std::time::Instant::now();
+        let client = loop {
+            let attempt = ClientBuilder::rustls()
+                .map_err(|e| LaunchError::Failed(e.to_string()))?
+                .capabilities(caps.clone())
+                .connect(&webdriver_url)
+                .await;
+            match attempt {
+                Ok(c) => break c,
+                Err(e) if started.elapsed() < Duration::from_secs(15) => {
+                    tracing::debug!(error = %e, "webdriver not ready yet");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => {
+                    killer.kill();
+                    return Err(LaunchError::Failed(format!("no WebDriver session: {e}")));
+                }
+            }
+        };
+        Ok(Browser {
+            client,
+            webdriver_url,
+            killer,
+        })
+    }
+
+    /// One of chromedriver's logs (`browser`, `performance`) since the last call.
+    async fn log(&self, kind: &str) -> Option<Value> {
+        let session = self.client.session_id().await.ok().flatten()?;
+        let url = format!("{}/session/{session}/se/log", self.webdriver_url);
+        let resp = reqwest::Client::new()
+            .post(url)
+            .json(&json!({ "type": kind }))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        resp.json::<Value>().await.ok().map(|v| v["value"].clone())
+    }
+
+    /// The browser console's messages since the last call.
+    pub async fn console_log(&self) -> Option<Value> {
+        self.log("browser").await
+    }
+
+    /// Hosts the pages asked for since the last call (navigations, redirects, sub-resources,
+    /// scripts' requests); `None` when the WebDriver keeps no performance log.
+    pub async fn page_request_hosts(&self) -> Option<std::collections::BTreeSet<String>> {
+        let entries = self.log("performance").await?;
+        let mut hosts = std::collections::BTreeSet::new();
+        for entry in entries.as_array()? {
+            let Some(message) = entry["message"].as_str() else {
+                continue;
+            };
+            let Ok(event) = serde_json::from_str::<Value>(message) else {
+                continue;
+            };
+            if event["message"]["method"] != "Network.requestWillBeSent" {
+                continue;
+            }
+            if let Some(url) = event["message"]["params"]["request"]["url"].as_str()
+                && let Ok(u) = url::Url::parse(url)
+                && let Some(h) = u.host_str()
+            {
+                hosts.insert(
+                    h.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_ascii_lowercase(),
+                );
+            }
+        }
+        Some(hosts)
+    }
+
+    /// Ends the session politely, then makes sure nothing is left.
+    pub async fn close(self) {
+        if !self.killer.was_killed() {
+            let _ = tokio::time::timeout(Duration::from_secs(3), self.client.clone().close()).await;
+        }
+        self.killer.kill();
+    }
+}
+
+/// Where a worker's browser profiles live: `<tmp>/opsdeck-browsers/<worker>/`.
+pub fn profiles_of(worker: &str) -> PathBuf {
+    let safe: String = worker
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    std::env::temp_dir().join("opsdeck-browsers").join(safe)
+}
+
+fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}

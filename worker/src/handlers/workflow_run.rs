@@ -1,0 +1,379 @@
+//! `workflow_run`: one attempt of a run. A filtering proxy for the target's egress rules, a
+//! fresh browser behind it, then the pinned version's steps in order, each recorded as it
+//! ends with a screenshot (and on failure the page's HTML and console log). A watchdog
+//! kills the browser, inside whatever command is hanging, when the run's time is up or it
+//! is cancelled. Secret values are masked in everything recorded.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use domain::automation::definition::StepKind;
+use domain::automation::runs::{self, ArtifactRecord, Plan, StepRecord};
+use domain::automation::scenarios::Outcome;
+use domain::automation::targets;
+use domain::db::{self, Scope};
+use domain::jobs::JobFailure;
+use domain::jobs::contracts::WorkflowRun;
+use serde_json::{Value, json};
+
+use crate::browser::egress::EgressProxy;
+use crate::browser::session::{Browser, LaunchError};
+use crate::browser::steps::{self, StepError, Values};
+use crate::execute::{Completion, Effect, JobCtx};
+
+/// An ASSERT without its own timeout waits this long for its condition.
+const ASSERT_DEFAULT: Duration = Duration::from_secs(5);
+/// Beyond a step's own timeout, how long its WebDriver command may hang before the
+/// watchdog kills the browser.
+const HANG_MARGIN: Duration = Duration::from_secs(2);
+const CANCEL_POLL: Duration = Duration::from_millis(500);
+
+pub async fn run(ctx: JobCtx, job: WorkflowRun) -> Result<Completion, JobFailure> {
+    let rt = &ctx.rt;
+    let lease = &ctx.lease;
+    let plan = runs::plan(&rt.db, lease.org_id, job.run_id).await?;
+    let secrets = {
+        let tx = db::begin_read(&rt.db, Scope::org(lease.org_id)).await?;
+        let s = targets::open_secrets(&tx, &rt.sealer, lease.org_id, plan.target.id).await?;
+        tx.commit()
+            .await
+            .map_err(domain::error::DomainError::from)?;
+        s
+    };
+    let mask = Masker::new(&secrets);
+    let cfg = &rt.config.runs;
+    let proxy = EgressProxy::start(targets::egress_policy(&plan.target))
+        .await
+        .map_err(|e| JobFailure::Retryable(format!("starting the egress proxy: {e}")))?;
+    let browser = match Browser::launch(cfg, proxy.addr, &rt.worker_id).await {
+        Ok(b) => b,
+        Err(LaunchError::NotInstalled(m)) => return Err(JobFailure::Permanent(m)),
+        Err(LaunchError::Failed(m)) => return Err(JobFailure::Retryable(m)),
+    };
+    let killer = browser.killer.clone();
+    let run_limit = Duration::from_secs(cfg.run_timeout_secs);
+    let result = tokio::select! {
+        r = execute(&ctx, &plan, &browser, &proxy, &secrets, &mask) => r,
+        _ = tokio::time::sleep(run_limit) => {
+            killer.kill();
+            Err(JobFailure::TimedOut(format!(
+                "the run exceeded its {} s limit; the browser was stopped",
+                run_limit.as_secs()
+            )))
+        }
+        _ = cancelled(&ctx) => {
+            killer.kill();
+            Err(JobFailure::Cancelled)
+        }
+    };
+    browser.close().await;
+    drop(proxy);
+    result.map_err(|e| match e {
+        JobFailure::Retryable(m) => JobFailure::Retryable(mask.apply(&m)),
+        JobFailure::Permanent(m) => JobFailure::Permanent(mask.apply(&m)),
+        JobFailure::TimedOut(m) => JobFailure::TimedOut(mask.apply(&m)),
+        JobFailure::Cancelled => JobFailure::Cancelled,
+    })
+}
+
+async fn cancelled(ctx: &JobCtx) {
+    loop {
+        tokio::time::sleep(CANCEL_POLL).await;
+        if runs::cancel_requested(&ctx.rt.db, &ctx.lease)
+            .await
+            .unwrap_or(false)
+        {
+            return;
+        }
+    }
+}
+
+async fn execute(
+    ctx: &JobCtx,
+    plan: &Plan,
+    browser: &Browser,
+    proxy: &EgressProxy,
+    secrets: &BTreeMap<String, String>,
+    mask: &Masker,
+) -> Result<Completion, JobFailure> {
+    let cfg = &ctx.rt.config.runs;
+    let base_url = url::Url::parse(&plan.target.base_url)
+        .map_err(|e| JobFailure::Permanent(format!("the target's base URL: {e}")))?;
+    let values = Values {
+        inputs: &plan.run.inputs,
+        secrets,
+        base_url: &base_url,
+    };
+    let uploads = std::env::temp_dir().join(format!(
+        "opsdeck-uploads-{}-{}",
+        ctx.lease.job_id, ctx.lease.token
+    ));
+    std::fs::create_dir_all(&uploads).map_err(|e| JobFailure::Retryable(e.to_string()))?;
+    let expected = Outcome::parse(&plan.run.expected_outcome).unwrap_or(Outcome::Success);
+    let total = plan.steps.len().max(1);
+    let mut submitted = false;
+    let mut outcome = Ok(());
+    // Every host the pages asked for in this attempt: a refusal of anything else was the
+    // browser's own traffic, not the page's.
+    let mut page_hosts: Option<std::collections::BTreeSet<String>> = Some(Default::default());
+    for (i, step) in plan.steps.iter().enumerate() {
+        let timeout = match (step.timeout_ms, step.kind) {
+            (Some(ms), _) => Duration::from_millis(ms.max(1) as u64),
+            (None, StepKind::Assert) => {
+                ASSERT_DEFAULT.min(Duration::from_millis(cfg.step_timeout_ms))
+            }
+            (None, _) => Duration::from_millis(cfg.step_timeout_ms),
+        };
+        let refusals_before = proxy.refusal_count();
+        let started_at = domain::time::now();
+        let t0 = Instant::now();
+        let result = match tokio::time::timeout(
+            timeout + HANG_MARGIN,
+            steps::run(browser, step, &values, timeout, &uploads),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(StepError::Timeout(format!(
+                "did not finish within {} ms",
+                timeout.as_millis()
+            ))),
+        };
+        // A request of the page the egress rules refused during the step fails it,
+        // naming the host.
+        let refused = proxy.refusals_since(refusals_before);
+        if !matches!(result, Err(StepError::Timeout(_))) {
+            match (browser.page_request_hosts().await, page_hosts.as_mut()) {
+                (Some(new), Some(all)) => all.extend(new),
+                // No performance log: every refusal counts.
+                (None, _) => page_hosts = None,
+                _ => {}
+            }
+        }
+        let page_refusal = refused.iter().find(|r| {
+            page_hosts
+                .as_ref()
+                .is_none_or(|hosts| hosts.contains(r.host()))
+        });
+        let result = match (result, page_refusal) {
+            (Err(StepError::Timeout(m)), _) => Err(StepError::Timeout(m)),
+            (_, Some(refusal)) => Err(StepError::Assertion(refusal.to_string())),
+            (r, None) => r,
+        };
+        let duration_ms = t0.elapsed().as_millis() as i64;
+        let index = i as i32;
+        match result {
+            Ok(done) => {
+                let shot_name = done
+                    .screenshot_name
+                    .clone()
+                    .unwrap_or_else(|| format!("step-{i:03}"));
+                let screenshot_key = screenshot(ctx, browser, &shot_name).await;
+                let output = done
+                    .output
+                    .map(|(name, v)| json!({ name: mask.apply_json(v) }));
+                record(
+                    ctx,
+                    StepRecord {
+                        index,
+                        kind: step.kind.as_str(),
+                        succeeded: true,
+                        started_at,
+                        duration_ms,
+                        error: None,
+                        screenshot_key,
+                        output,
+                    },
+                )
+                .await?;
+                if step.kind == StepKind::Submit {
+                    submitted = true;
+                }
+            }
+            Err(e) => {
+                let (class, message) = match e {
+                    StepError::Timeout(m) => ("timeout", m),
+                    StepError::Infra(m) => ("infra", m),
+                    StepError::Refused(m) => ("refused", m),
+                    StepError::Assertion(m) if submitted => ("refused", m),
+                    StepError::Assertion(m) => ("assertion", m),
+                };
+                let message = mask.apply(&message);
+                let screenshot_key = if class == "timeout" {
+                    // The page is hung: stop it now rather than wait on it for evidence.
+                    browser.killer.kill();
+                    None
+                } else {
+                    failure_evidence(ctx, browser, mask).await
+                };
+                record(
+                    ctx,
+                    StepRecord {
+                        index,
+                        kind: step.kind.as_str(),
+                        succeeded: false,
+                        started_at,
+                        duration_ms,
+                        error: Some(message.clone()),
+                        screenshot_key,
+                        output: None,
+                    },
+                )
+                .await?;
+                let what = format!("step {} ({}): {message}", i + 1, step.kind.as_str());
+                outcome = Err(match class {
+                    "timeout" => JobFailure::TimedOut(what),
+                    "infra" => JobFailure::Retryable(what),
+                    "refused" if expected == Outcome::ValidationError => {
+                        let _ = std::fs::remove_dir_all(&uploads);
+                        return Ok(Completion {
+                            result: Some(
+                                json!({ "outcome": "VALIDATION_ERROR", "refusal": message }),
+                            ),
+                            effect: Effect::None,
+                        });
+                    }
+                    _ => JobFailure::Permanent(what),
+                });
+                break;
+            }
+        }
+        ctx.progress.set(((i + 1) * 100 / total) as i32);
+    }
+    let _ = std::fs::remove_dir_all(&uploads);
+    outcome?;
+    if expected == Outcome::ValidationError {
+        return Err(JobFailure::Permanent(
+            "expected the site to refuse the input (VALIDATION_ERROR), but every step passed"
+                .into(),
+        ));
+    }
+    Ok(Completion {
+        result: Some(json!({ "outcome": "SUCCESS" })),
+        effect: Effect::None,
+    })
+}
+
+async fn record(ctx: &JobCtx, step: StepRecord) -> Result<(), JobFailure> {
+    runs::record_step(&ctx.rt.db, &ctx.lease, step)
+        .await
+        .map_err(JobFailure::from)
+}
+
+/// Takes, stores and records a screenshot; `None` (and a warning) if any of it failed:
+/// evidence is best effort, the step's result is not.
+async fn screenshot(ctx: &JobCtx, browser: &Browser, name: &str) -> Option<String> {
+    let png = match tokio::time::timeout(Duration::from_secs(10), browser.client.screenshot()).await
+    {
+        Ok(Ok(png)) => png,
+        _ => return None,
+    };
+    store(ctx, "SCREENSHOT", &format!("{name}.png"), "image/png", png).await
+}
+
+async fn store(
+    ctx: &JobCtx,
+    kind: &'static str,
+    name: &str,
+    content_type: &'static str,
+    mut bytes: Vec<u8>,
+) -> Option<String> {
+    let cap = ctx.rt.config.runs.artifact_max_bytes as usize;
+    if bytes.len() > cap {
+        if kind == "SCREENSHOT" {
+            tracing::warn!(
+                size = bytes.len(),
+                cap,
+                "screenshot over the artifact cap; not stored"
+            );
+            return None;
+        }
+        bytes.truncate(cap);
+    }
+    let key = runs::artifact_key(&ctx.lease, name);
+    let size = bytes.len() as i64;
+    if let Err(e) = ctx.rt.store.put_bytes(&key, bytes, content_type).await {
+        tracing::warn!(error = %e, key, "storing an artifact failed");
+        return None;
+    }
+    let recorded = runs::record_artifact(
+        &ctx.rt.db,
+        &ctx.lease,
+        ArtifactRecord {
+            kind,
+            name: name.to_owned(),
+            content_type,
+            size_bytes: size,
+            object_key: key.clone(),
+        },
+    )
+    .await;
+    recorded.ok().map(|()| key)
+}
+
+/// On failure: a screenshot, the page's HTML and the console log.
+async fn failure_evidence(ctx: &JobCtx, browser: &Browser, mask: &Masker) -> Option<String> {
+    let shot = screenshot(ctx, browser, "failure").await;
+    if let Ok(Ok(html)) =
+        tokio::time::timeout(Duration::from_secs(10), browser.client.source()).await
+    {
+        store(
+            ctx,
+            "HTML",
+            "page.html",
+            "text/html; charset=utf-8",
+            mask.apply(&html).into_bytes(),
+        )
+        .await;
+    }
+    if let Ok(Some(log)) =
+        tokio::time::timeout(Duration::from_secs(10), browser.console_log()).await
+    {
+        let text = mask.apply(&serde_json::to_string_pretty(&log).unwrap_or_default());
+        store(
+            ctx,
+            "CONSOLE_LOG",
+            "console.json",
+            "application/json",
+            text.into_bytes(),
+        )
+        .await;
+    }
+    shot
+}
+
+/// Replaces every secret value in recorded text with `••••••`.
+struct Masker(Vec<String>);
+
+impl Masker {
+    fn new(secrets: &BTreeMap<String, String>) -> Self {
+        let mut values: Vec<String> = secrets
+            .values()
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .collect();
+        // Longest first, so a secret containing another is masked whole.
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        Masker(values)
+    }
+
+    fn apply(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for v in &self.0 {
+            if out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), "••••••");
+            }
+        }
+        out
+    }
+
+    fn apply_json(&self, v: Value) -> Value {
+        match v {
+            Value::String(s) => Value::String(self.apply(&s)),
+            other => {
+                let text = other.to_string();
+                serde_json::from_str(&self.apply(&text)).unwrap_or(Value::Null)
+            }
+        }
+    }
+}
