@@ -461,3 +461,170 @@ async fn a_worker_stopped_with_sigterm_releases_its_job() {
     second.start_kill().unwrap();
     server.kill().await.unwrap();
 }
+
+/// A site whose page says "Ready" from its second visit on: the first attempt of a run
+/// waits forever, the retry passes.
+async fn second_visit_site() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let visits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let visits = visits.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let page = String::from_utf8_lossy(&buf[..n]).starts_with("GET / ");
+                let seen = if page {
+                    visits.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+                } else {
+                    0
+                };
+                let body = if seen >= 2 {
+                    "<p>Ready</p>"
+                } else {
+                    "<p>Waiting</p>"
+                };
+                let _ = s
+                    .write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes())
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+/// The processes using the browser profiles of `worker`.
+fn browser_processes_of(worker: &str) -> usize {
+    let safe: String = worker
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let marker = format!("opsdeck-browsers/{safe}/");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
+        .filter(|e| {
+            let zombie =
+                std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| s.contains(") Z "));
+            !zombie
+                && std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker))
+        })
+        .count()
+}
+
+/// `kill -9` of a worker in the middle of a run: its browser is orphaned, the next worker
+/// on the machine stops it, reclaims the run and finishes it on a fresh session.
+#[tokio::test]
+async fn a_worker_killed_mid_run_leaves_no_browser_behind() {
+    let (base, key, mut server) = server_with_admin_key("runs").await;
+    let port = second_visit_site().await;
+    let path = env("PATH");
+    let (mut first, _) = start_worker(&[("OPSDECK_WORKER_QUEUES", "runs"), ("PATH", &path)]).await;
+    let q = |query: String| {
+        let (base, key) = (base.clone(), key.clone());
+        async move {
+            let r = gql(&base, &key, None, &query).await;
+            assert!(r.get("errors").is_none(), "{query}: {r}");
+            r["data"].clone()
+        }
+    };
+    let t = q(format!("mutation {{ createTarget(input: {{ name: \"site\", baseUrl: \"http://site.localhost:{port}\", allowPrivateNetwork: true }}) {{ id }} }}")).await;
+    let target = t["createTarget"]["id"].as_str().unwrap().to_owned();
+    let w = q(format!("mutation {{ createWorkflow(input: {{ name: \"w\", targetId: \"{target}\", steps: [{{ kind: GOTO, url: \"/\" }}, {{ kind: WAIT_FOR, text: \"Ready\", timeoutMs: 60000 }}] }}) {{ id }} }}")).await;
+    let wid = w["createWorkflow"]["id"].as_str().unwrap().to_owned();
+    q(format!(
+        "mutation {{ publishWorkflow(id: \"{wid}\") {{ id }} }}"
+    ))
+    .await;
+    let r = q(format!(
+        "mutation {{ launchRun(input: {{ workflowId: \"{wid}\" }}) {{ id }} }}"
+    ))
+    .await;
+    let id = r["launchRun"]["id"].as_str().unwrap().to_owned();
+    let run_query = format!(
+        "{{ run(id: \"{id}\") {{ status attempts {{ number status workerId errorClass error }} steps {{ kind status }} }} }}"
+    );
+
+    // Running, its browser up and on the page (the GOTO step recorded).
+    let start = std::time::Instant::now();
+    let worker = loop {
+        let run = q(run_query.clone()).await["run"].clone();
+        let on_page = run["steps"].as_array().is_some_and(|s| !s.is_empty());
+        if let Some(w) = run["attempts"]
+            .as_array()
+            .and_then(|a| a.last())
+            .filter(|a| a["status"] == "RUNNING")
+            .and_then(|a| a["workerId"].as_str())
+            && on_page
+            && browser_processes_of(w) > 0
+        {
+            break w.to_owned();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no browser started: {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+    assert!(
+        browser_processes_of(&worker) > 0,
+        "the killed worker's browser outlives it, until reaped"
+    );
+
+    let (mut second, _) = start_worker(&[("OPSDECK_WORKER_QUEUES", "runs"), ("PATH", &path)]).await;
+    let start = std::time::Instant::now();
+    while browser_processes_of(&worker) > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the orphaned browser was not stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let start = std::time::Instant::now();
+    let run = loop {
+        let run = q(run_query.clone()).await["run"].clone();
+        if ["SUCCEEDED", "FAILED", "TIMED_OUT"]
+            .iter()
+            .any(|s| run["status"] == *s)
+        {
+            break run;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "run not finished: {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    let attempts = run["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{run}");
+    assert_eq!(
+        (
+            attempts[0]["status"].as_str(),
+            attempts[0]["errorClass"].as_str()
+        ),
+        (Some("FAILED"), Some("INFRA"))
+    );
+    assert_eq!(attempts[0]["workerId"], worker.as_str());
+    assert_ne!(attempts[1]["workerId"], worker.as_str());
+    second.start_kill().unwrap();
+    second.wait().await.unwrap();
+    server.kill().await.unwrap();
+}

@@ -119,6 +119,25 @@ fn spawn_maintenance(rt: &Runtime, stop: &watch::Receiver<bool>) {
             }
         }
     });
+    // Browsers of workers on this machine that were killed outright (kill -9, OOM) are
+    // nobody's: stop them, at start and then every 30 s.
+    let reap_stop = set(stop.clone());
+    tokio::spawn(async move {
+        tokio::pin!(reap_stop);
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tokio::select! {
+                _ = &mut reap_stop => return,
+                _ = tick.tick() => {}
+            }
+            let reaped = tokio::task::spawn_blocking(crate::browser::session::reap_orphans)
+                .await
+                .unwrap_or(0);
+            if reaped > 0 {
+                tracing::info!(processes = reaped, "stopped the browsers of a dead worker");
+            }
+        }
+    });
     let queue = rt.queue.clone();
     let stop = set(stop.clone());
     tokio::spawn(async move {

@@ -33,9 +33,18 @@ pub async fn readyz(State(app): State<Arc<AppState>>) -> Response {
         }
     }
     if down.is_empty() {
+        let mut checks = json!({ "database": "up", "queue": "up", "objectStore": "up" });
+        // Embedded, this process runs the workflow runs too: say whether it can drive a
+        // browser (the API itself is ready either way).
+        if app.redis.is_none() {
+            checks["browser"] = match worker::browser::session::availability(&app.config.runs) {
+                Ok(what) => json!(format!("up: {what}")),
+                Err(why) => json!(format!("unavailable: {why}")),
+            };
+        }
         return json_response(
             StatusCode::OK,
-            json!({ "status": "ready", "checks": { "database": "up", "queue": "up", "objectStore": "up" } }),
+            json!({ "status": "ready", "checks": checks }),
         );
     }
     Problem::new(

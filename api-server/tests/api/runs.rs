@@ -34,6 +34,7 @@ mod sqlite_only {
         timeouts_and_cancellation_stop_the_browser,
         a_lost_browser_is_retried_on_a_fresh_session,
         launching_is_bounded_and_versions_stay_pinned,
+        without_a_browser_runs_fail_saying_how_to_install_one,
     );
 }
 
@@ -218,6 +219,7 @@ fn signup_steps() -> Value {
         { "kind": "FILL", "locator": { "label": "Member code" }, "value": "{{input.code}}" },
         { "kind": "SELECT", "locator": { "label": "Plan" }, "value": "{{input.plan}}" },
         { "kind": "FILL", "locator": { "label": "City" }, "value": "Lyon" },
+        { "kind": "CLICK", "locator": { "label": "{{input.plan}} tier" } },
         { "kind": "FILL", "locator": { "label": "Password" }, "value": "{{secret.password}}" },
         { "kind": "FILL", "locator": { "label": "Nickname" }, "value": "nick-{{input.code}}" },
         { "kind": "CHECK", "locator": { "label": "I accept the terms" } },
@@ -304,7 +306,7 @@ async fn a_run_fills_the_form_and_keeps_its_evidence(backend: Backend) {
     assert_eq!(steps.len(), signup_steps().as_array().unwrap().len());
     assert!(steps.iter().all(|s| s["status"] == "SUCCEEDED"));
     assert_eq!(steps[0]["kind"], "GOTO");
-    let url = steps[12]["screenshotUrl"]
+    let url = steps[13]["screenshotUrl"]
         .as_str()
         .expect("a screenshot link");
     let png = app.http.get(url).send().await.unwrap();
@@ -941,4 +943,77 @@ async fn runs_are_org_scoped(backend: Backend) {
         )
         .await;
     assert_eq!(r.data()["cancelRun"]["status"], "CANCELLED");
+}
+
+async fn without_a_browser_runs_fail_saying_how_to_install_one(backend: Backend) {
+    let app = app(
+        backend,
+        &[("OPSDECK_CHROMEDRIVER", "/nonexistent/chromedriver")],
+    )
+    .await;
+    let ready: Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let browser = ready["checks"]["browser"].as_str().unwrap();
+    assert!(
+        browser.starts_with("unavailable")
+            && browser.contains("apt-get install chromium chromium-driver"),
+        "{browser}"
+    );
+    let site = Site::start().await;
+    let (_, wid) = workflow(
+        &app,
+        &site,
+        json!([]),
+        json!([{ "kind": "GOTO", "url": "/signup" }]),
+        json!({}),
+    )
+    .await;
+    let id = launch(&app, &wid, None).await;
+    let run = wait_run(
+        &app,
+        &id,
+        &["SUCCEEDED", "FAILED", "TIMED_OUT"],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(run["status"], "FAILED");
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap()
+            .contains("OPSDECK_WEBDRIVER_URL"),
+        "{}",
+        run["error"]
+    );
+    assert_eq!(
+        run["attempts"].as_array().unwrap().len(),
+        1,
+        "no retry can install a browser"
+    );
+
+    // With a browser, the check says which.
+    let app = TestApp::builder(backend).start().await;
+    let ready: Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        ready["checks"]["browser"]
+            .as_str()
+            .unwrap()
+            .starts_with("up: "),
+        "{ready}"
+    );
 }

@@ -89,6 +89,8 @@ const SIGNUP: &str = r#"<!doctype html>
   <p><span id="plan-label">Plan</span> <select name="plan" aria-labelledby="plan-label">
      <option value="free">Free</option><option value="pro">Pro</option></select></p>
   <p><input name="city" placeholder="City"></p>
+  <p><label><input type="radio" name="tier" value="free"> Free tier</label>
+     <label><input type="radio" name="tier" value="pro"> Pro tier</label></p>
   <p><input name="password" type="password" aria-label="Password"></p>
   <p><label><input type="checkbox" name="terms" value="yes"> I accept the terms</label></p>
   <p><nick-name></nick-name></p>

@@ -513,7 +513,18 @@ pub fn check_steps(
         if s.name.as_ref().is_some_and(|n| n.len() > 200) {
             p.add(at("name"), "at most 200 characters");
         }
-        for (what, raw) in [("url", &s.url), ("value", &s.value), ("text", &s.text)] {
+        let locator_values = s.locator.as_ref().map(|l| {
+            [
+                ("locator.css", &l.css),
+                ("locator.xpath", &l.xpath),
+                ("locator.text", &l.text),
+                ("locator.label", &l.label),
+            ]
+        });
+        for (what, raw) in [("url", &s.url), ("value", &s.value), ("text", &s.text)]
+            .into_iter()
+            .chain(locator_values.into_iter().flatten())
+        {
             let Some(raw) = raw else { continue };
             if raw.len() > MAX_TEXT {
                 p.add(at(what), format!("at most {MAX_TEXT} characters"));

@@ -170,6 +170,16 @@ impl Browser {
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::null());
                 std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+                // chromedriver dies with the worker, even one killed outright; its
+                // browser is left to `reap_orphans`. (The signal follows the spawning
+                // thread: a runtime worker thread, which lives as long as the runtime.)
+                // SAFETY: prctl is async-signal-safe, as pre_exec requires.
+                unsafe {
+                    std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                        Ok(())
+                    });
+                }
                 let child = cmd
                     .spawn()
                     .map_err(|e| LaunchError::Failed(format!("{}: {e}", driver.display())))?;
@@ -321,6 +331,63 @@ impl Browser {
         }
         self.killer.kill();
     }
+}
+
+/// Stops the browsers of this machine's dead workers: every process using a profile under
+/// `opsdeck-browsers/<worker>/` whose worker process is gone (worker names carry their pid:
+/// `<host>-<pid>-<suffix>`). Returns how many processes it killed.
+pub fn reap_orphans() -> usize {
+    let root = std::env::temp_dir().join("opsdeck-browsers");
+    let Ok(workers) = std::fs::read_dir(&root) else {
+        return 0;
+    };
+    let mut killed = 0;
+    for dir in workers.flatten() {
+        let name = dir.file_name().to_string_lossy().into_owned();
+        let mut parts = name.rsplitn(3, '-');
+        let (_suffix, pid) = (
+            parts.next(),
+            parts.next().and_then(|p| p.parse::<u32>().ok()),
+        );
+        let Some(pid) = pid else { continue };
+        if pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        killed += kill_holders_of_prefix(&dir.path());
+        let _ = std::fs::remove_dir_all(dir.path());
+    }
+    killed
+}
+
+fn kill_holders_of_prefix(dir: &std::path::Path) -> usize {
+    let needle = format!("--user-data-dir={}/", dir.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if String::from_utf8_lossy(&cmdline)
+            .replace('\0', " ")
+            .contains(&needle)
+        {
+            // SAFETY: signalling a process; no memory is shared.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            killed += 1;
+        }
+    }
+    killed
 }
 
 /// Where a worker's browser profiles live: `<tmp>/opsdeck-browsers/<worker>/`.

@@ -229,8 +229,18 @@ pub async fn run(
     timeout: Duration,
     upload_dir: &std::path::Path,
 ) -> Result<Done, StepError> {
+    // Locators are templates too: `{ label: "{{input.size}}" }` picks the radio to click.
+    let rendered_locator = match &step.locator {
+        Some(l) => Some(Locator {
+            css: l.css.as_deref().map(|v| values.render(v)).transpose()?,
+            xpath: l.xpath.as_deref().map(|v| values.render(v)).transpose()?,
+            text: l.text.as_deref().map(|v| values.render(v)).transpose()?,
+            label: l.label.as_deref().map(|v| values.render(v)).transpose()?,
+        }),
+        None => None,
+    };
     let locator = || {
-        step.locator
+        rendered_locator
             .as_ref()
             .ok_or_else(|| StepError::Assertion("the step has no locator".into()))
     };
@@ -328,7 +338,7 @@ pub async fn run(
             Ok(Done::default())
         }
         StepKind::Submit => {
-            let form = match &step.locator {
+            let form = match &rendered_locator {
                 Some(loc) => {
                     let el = find(b, loc, timeout, false).await?;
                     js(b, "const el = arguments[0]; return el.tagName === 'FORM' ? el : (el.form || el.closest('form'));", vec![el_arg(&el)]).await?
@@ -424,7 +434,7 @@ pub async fn run(
             Ok(Done::default())
         }
         StepKind::WaitFor => {
-            if let Some(loc) = &step.locator {
+            if let Some(loc) = &rendered_locator {
                 find(b, loc, timeout, true).await?;
             } else if step.text.is_some() {
                 let text = rendered(&step.text)?;
@@ -454,7 +464,7 @@ pub async fn run(
             Ok(Done::default())
         }
         StepKind::Assert => {
-            match (&step.locator, &step.text, &step.url, &step.value) {
+            match (&rendered_locator, &step.text, &step.url, &step.value) {
                 (Some(loc), None, _, Some(state)) => {
                     let state = state.clone();
                     until(timeout, || async {
