@@ -50,6 +50,14 @@ fn production_env(cmd: &mut Command, bucket: &str) {
 }
 
 async fn wait_for_line(child: &mut Child, prefix: &str) -> String {
+    wait_for_line_keeping(child, prefix).await.0
+}
+
+/// As [`wait_for_line`], keeping every later line of standard error.
+async fn wait_for_line_keeping(
+    child: &mut Child,
+    prefix: &str,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     let found = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = stderr.next_line().await.unwrap() {
@@ -61,8 +69,14 @@ async fn wait_for_line(child: &mut Child, prefix: &str) -> String {
     })
     .await
     .expect("timed out waiting for start-up");
-    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
-    found
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = kept.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    (found, kept)
 }
 
 async fn gql(base: &str, bearer: &str, org: Option<&str>, query: &str) -> Value {
@@ -275,18 +289,26 @@ fn job_timings(cmd: &mut Command) {
 
 /// A worker process, and the address of its /healthz and /metrics.
 async fn start_worker(extra: &[(&str, &str)]) -> (Child, String) {
+    let (child, addr, _) = start_worker_logged(extra).await;
+    (child, addr)
+}
+
+/// As [`start_worker`], with the lines it logs after starting.
+async fn start_worker_logged(
+    extra: &[(&str, &str)],
+) -> (Child, String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     let mut cmd = Command::new(binary("worker"));
     production_env(&mut cmd, "unused");
     job_timings(&mut cmd);
+    cmd.env("OPSDECK_LOG", "info");
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    cmd.env("OPSDECK_LOG", "info");
     let mut worker = cmd.stderr(Stdio::piped()).spawn().unwrap();
-    let line = wait_for_line(&mut worker, "worker started").await;
+    let (line, logs) = wait_for_line_keeping(&mut worker, "worker started").await;
     let v: Value = serde_json::from_str(&line).expect("JSON log line");
     let addr = v["addr"].as_str().expect("addr field").to_owned();
-    (worker, addr)
+    (worker, addr, logs)
 }
 
 /// An organization with an ADMIN key (made with the CLI) and an api-server on it.
@@ -476,7 +498,8 @@ async fn second_visit_site() -> u16 {
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 let n = s.read(&mut buf).await.unwrap_or(0);
-                let page = String::from_utf8_lossy(&buf[..n]).starts_with("GET / ");
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            let page = head.starts_with("GET / ") || head.starts_with("GET /?");
                 let seen = if page {
                     visits.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
                 } else {
@@ -534,7 +557,8 @@ async fn a_worker_killed_mid_run_leaves_no_browser_behind() {
     let (base, key, mut server) = server_with_admin_key("runs").await;
     let port = second_visit_site().await;
     let path = env("PATH");
-    let (mut first, _) = start_worker(&[("OPSDECK_WORKER_QUEUES", "runs"), ("PATH", &path)]).await;
+    let (mut first, _, first_logs) =
+        start_worker_logged(&[("OPSDECK_WORKER_QUEUES", "runs"), ("PATH", &path), ("OPSDECK_LOG", "debug")]).await;
     let q = |query: String| {
         let (base, key) = (base.clone(), key.clone());
         async move {
@@ -547,6 +571,9 @@ async fn a_worker_killed_mid_run_leaves_no_browser_behind() {
     let target = t["createTarget"]["id"].as_str().unwrap().to_owned();
     let w = q(format!("mutation {{ createWorkflow(input: {{ name: \"w\", targetId: \"{target}\", steps: [{{ kind: GOTO, url: \"/\" }}, {{ kind: WAIT_FOR, text: \"Ready\", timeoutMs: 60000 }}] }}) {{ id }} }}")).await;
     let wid = w["createWorkflow"]["id"].as_str().unwrap().to_owned();
+    let secret = "tok-5e2f1d-never-logged";
+    q(format!("mutation {{ setTargetSecret(input: {{ targetId: \"{target}\", name: \"token\", value: \"{secret}\" }}) {{ id }} }}")).await;
+    q(format!("mutation {{ updateWorkflowDraft(input: {{ id: \"{wid}\", expectedVersion: 1, steps: [{{ kind: GOTO, url: \"/?t={{{{secret.token}}}}\" }}, {{ kind: WAIT_FOR, text: \"Ready\", timeoutMs: 60000 }}] }}) {{ id }} }}")).await;
     q(format!(
         "mutation {{ publishWorkflow(id: \"{wid}\") {{ id }} }}"
     ))
@@ -588,7 +615,8 @@ async fn a_worker_killed_mid_run_leaves_no_browser_behind() {
         "the killed worker's browser outlives it, until reaped"
     );
 
-    let (mut second, _) = start_worker(&[("OPSDECK_WORKER_QUEUES", "runs"), ("PATH", &path)]).await;
+    let (mut second, _, second_logs) =
+        start_worker_logged(&[("OPSDECK_WORKER_QUEUES", "runs"), ("PATH", &path), ("OPSDECK_LOG", "debug")]).await;
     let start = std::time::Instant::now();
     while browser_processes_of(&worker) > 0 {
         assert!(
@@ -626,5 +654,10 @@ async fn a_worker_killed_mid_run_leaves_no_browser_behind() {
     assert_ne!(attempts[1]["workerId"], worker.as_str());
     second.start_kill().unwrap();
     second.wait().await.unwrap();
+    // The secret went to the site, and nowhere else: not the run, not the workers' logs.
+    assert!(!run.to_string().contains(secret));
+    let logs = [first_logs.lock().unwrap().join("\n"), second_logs.lock().unwrap().join("\n")].join("\n");
+    assert!(logs.contains("job started"), "debug logs were kept");
+    assert!(!logs.contains(secret), "the secret was logged");
     server.kill().await.unwrap();
 }

@@ -35,6 +35,7 @@ mod sqlite_only {
         a_lost_browser_is_retried_on_a_fresh_session,
         launching_is_bounded_and_versions_stay_pinned,
         without_a_browser_runs_fail_saying_how_to_install_one,
+        a_configured_webdriver_endpoint_is_used,
     );
 }
 
@@ -347,6 +348,21 @@ async fn a_run_fills_the_form_and_keeps_its_evidence(backend: Backend) {
         .await;
     assert!(!r.body.to_string().contains(secret));
 
+    // A new version published after the run does not change what it (or its retry) runs.
+    let r = app
+        .gql(&app.engineer_a.caller(), "mutation($id: ID!) { updateWorkflowDraft(input: { id: $id, expectedVersion: 1, steps: [{ kind: GOTO, url: \"/framed\" }] }) { id } }", json!({ "id": wid }))
+        .await;
+    r.data();
+    let r = app.gql(&app.engineer_a.caller(), "mutation($id: ID!) { publishWorkflow(id: $id) { latestVersion } }", json!({ "id": wid })).await;
+    assert_eq!(r.data()["publishWorkflow"]["latestVersion"], 2);
+    let r = app.gql(&app.engineer_a.caller(), "mutation($id: ID!) { retryRun(id: $id) { id version } }", json!({ "id": id })).await;
+    let again = r.data()["retryRun"].clone();
+    assert_eq!(again["version"], 1);
+    let again = wait_run(&app, again["id"].as_str().unwrap(), &["SUCCEEDED", "FAILED", "TIMED_OUT"], Duration::from_secs(90)).await;
+    assert_eq!(again["status"], "SUCCEEDED", "{again:#}");
+    assert_eq!(again["steps"].as_array().unwrap().len(), steps.len(), "version 1's steps");
+    assert_eq!(again["outputs"]["member"], "M-002");
+
     // Frames: enter, act, leave.
     let (_, framed) = workflow(
         &app,
@@ -497,7 +513,8 @@ async fn outcomes_follow_the_expected_outcome(backend: Backend) {
 }
 
 async fn egress_is_enforced_outside_the_page(backend: Backend) {
-    let app = app(backend, &[]).await;
+    // Small artifact cap: screenshots are left out, the page's HTML cut.
+    let app = app(backend, &[("OPSDECK_RUNS_ARTIFACT_MAX_BYTES", "300")]).await;
     let site = Site::start().await;
     let port = site.port;
     let cases = [
@@ -1016,4 +1033,20 @@ async fn without_a_browser_runs_fail_saying_how_to_install_one(backend: Backend)
             .starts_with("up: "),
         "{ready}"
     );
+}
+
+async fn a_configured_webdriver_endpoint_is_used(backend: Backend) {
+    let endpoint = crate::support::env("OPSDECK_TEST_WEBDRIVER_URL");
+    // A chromedriver that does not exist: only the configured endpoint can run this.
+    let app = app(backend, &[("OPSDECK_WEBDRIVER_URL", &endpoint), ("OPSDECK_CHROMEDRIVER", "/nonexistent/chromedriver")]).await;
+    let ready: Value = app.http.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready["checks"]["browser"], format!("up: WebDriver at {endpoint}"));
+    let site = Site::start().await;
+    let (_, wid) = workflow(&app, &site, json!([]), json!([
+        { "kind": "GOTO", "url": "/signup" },
+        { "kind": "ASSERT", "text": "Sign up" },
+    ]), json!({})).await;
+    let id = launch(&app, &wid, None).await;
+    let run = wait_run(&app, &id, &["SUCCEEDED", "FAILED", "TIMED_OUT"], Duration::from_secs(60)).await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run:#}");
 }
