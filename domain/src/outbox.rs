@@ -13,6 +13,8 @@ use crate::error::DomainResult;
 pub const JOB_ENQUEUED: &str = "job.enqueued";
 /// A job's status changed (`{ jobId, kind, status, attempt }`).
 pub const JOB_STATUS_CHANGED: &str = "job.status_changed";
+/// A run's step ended (`{ runId, attempt, index, kind, status }`), for live run views.
+pub const RUN_STEP_FINISHED: &str = "run.step_finished";
 
 /// Records `event` (a stable name such as `incident.status_changed`) for `org_id`.
 pub async fn enqueue(

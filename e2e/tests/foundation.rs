@@ -499,7 +499,7 @@ async fn second_visit_site() -> u16 {
                 let mut buf = [0u8; 4096];
                 let n = s.read(&mut buf).await.unwrap_or(0);
                 let head = String::from_utf8_lossy(&buf[..n]).to_string();
-            let page = head.starts_with("GET / ") || head.starts_with("GET /?");
+                let page = head.starts_with("GET / ") || head.starts_with("GET /?");
                 let seen = if page {
                     visits.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
                 } else {
@@ -557,8 +557,12 @@ async fn a_worker_killed_mid_run_leaves_no_browser_behind() {
     let (base, key, mut server) = server_with_admin_key("runs").await;
     let port = second_visit_site().await;
     let path = env("PATH");
-    let (mut first, _, first_logs) =
-        start_worker_logged(&[("OPSDECK_WORKER_QUEUES", "runs"), ("PATH", &path), ("OPSDECK_LOG", "debug")]).await;
+    let (mut first, _, first_logs) = start_worker_logged(&[
+        ("OPSDECK_WORKER_QUEUES", "runs"),
+        ("PATH", &path),
+        ("OPSDECK_LOG", "debug"),
+    ])
+    .await;
     let q = |query: String| {
         let (base, key) = (base.clone(), key.clone());
         async move {
@@ -615,8 +619,12 @@ async fn a_worker_killed_mid_run_leaves_no_browser_behind() {
         "the killed worker's browser outlives it, until reaped"
     );
 
-    let (mut second, _, second_logs) =
-        start_worker_logged(&[("OPSDECK_WORKER_QUEUES", "runs"), ("PATH", &path), ("OPSDECK_LOG", "debug")]).await;
+    let (mut second, _, second_logs) = start_worker_logged(&[
+        ("OPSDECK_WORKER_QUEUES", "runs"),
+        ("PATH", &path),
+        ("OPSDECK_LOG", "debug"),
+    ])
+    .await;
     let start = std::time::Instant::now();
     while browser_processes_of(&worker) > 0 {
         assert!(
@@ -656,7 +664,11 @@ async fn a_worker_killed_mid_run_leaves_no_browser_behind() {
     second.wait().await.unwrap();
     // The secret went to the site, and nowhere else: not the run, not the workers' logs.
     assert!(!run.to_string().contains(secret));
-    let logs = [first_logs.lock().unwrap().join("\n"), second_logs.lock().unwrap().join("\n")].join("\n");
+    let logs = [
+        first_logs.lock().unwrap().join("\n"),
+        second_logs.lock().unwrap().join("\n"),
+    ]
+    .join("\n");
     assert!(logs.contains("job started"), "debug logs were kept");
     assert!(!logs.contains(secret), "the secret was logged");
     server.kill().await.unwrap();

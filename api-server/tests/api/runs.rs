@@ -36,10 +36,12 @@ mod sqlite_only {
         launching_is_bounded_and_versions_stay_pinned,
         without_a_browser_runs_fail_saying_how_to_install_one,
         a_configured_webdriver_endpoint_is_used,
+        a_thousand_runs_launch_in_one_call,
+        the_org_cap_holds_across_targets,
     );
 }
 
-pub const RUN: &str = "id status cancelRequestedAt version scenarioId expectedOutcome error errorClass retryOfId inputs outputs \
+pub const RUN: &str = "id status outcome cancelRequestedAt version scenarioId expectedOutcome error errorClass retryOfId inputs outputs \
     attempts { number status workerId startedAt finishedAt errorClass error } \
     steps { index kind status durationMs error screenshotUrl output } \
     artifacts { attempt kind name sizeBytes contentType url }";
@@ -353,14 +355,36 @@ async fn a_run_fills_the_form_and_keeps_its_evidence(backend: Backend) {
         .gql(&app.engineer_a.caller(), "mutation($id: ID!) { updateWorkflowDraft(input: { id: $id, expectedVersion: 1, steps: [{ kind: GOTO, url: \"/framed\" }] }) { id } }", json!({ "id": wid }))
         .await;
     r.data();
-    let r = app.gql(&app.engineer_a.caller(), "mutation($id: ID!) { publishWorkflow(id: $id) { latestVersion } }", json!({ "id": wid })).await;
+    let r = app
+        .gql(
+            &app.engineer_a.caller(),
+            "mutation($id: ID!) { publishWorkflow(id: $id) { latestVersion } }",
+            json!({ "id": wid }),
+        )
+        .await;
     assert_eq!(r.data()["publishWorkflow"]["latestVersion"], 2);
-    let r = app.gql(&app.engineer_a.caller(), "mutation($id: ID!) { retryRun(id: $id) { id version } }", json!({ "id": id })).await;
+    let r = app
+        .gql(
+            &app.engineer_a.caller(),
+            "mutation($id: ID!) { retryRun(id: $id) { id version } }",
+            json!({ "id": id }),
+        )
+        .await;
     let again = r.data()["retryRun"].clone();
     assert_eq!(again["version"], 1);
-    let again = wait_run(&app, again["id"].as_str().unwrap(), &["SUCCEEDED", "FAILED", "TIMED_OUT"], Duration::from_secs(90)).await;
+    let again = wait_run(
+        &app,
+        again["id"].as_str().unwrap(),
+        &["SUCCEEDED", "FAILED", "TIMED_OUT"],
+        Duration::from_secs(90),
+    )
+    .await;
     assert_eq!(again["status"], "SUCCEEDED", "{again:#}");
-    assert_eq!(again["steps"].as_array().unwrap().len(), steps.len(), "version 1's steps");
+    assert_eq!(
+        again["steps"].as_array().unwrap().len(),
+        steps.len(),
+        "version 1's steps"
+    );
     assert_eq!(again["outputs"]["member"], "M-002");
 
     // Frames: enter, act, leave.
@@ -426,6 +450,7 @@ async fn outcomes_follow_the_expected_outcome(backend: Backend) {
     .await;
     assert_eq!(refused["status"], "SUCCEEDED", "{refused:#}");
     assert_eq!(refused["expectedOutcome"], "VALIDATION_ERROR");
+    assert_eq!(refused["outcome"], "VALIDATION_ERROR");
     let failed_step = refused["steps"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(failed_step["kind"], "SUBMIT");
     assert!(
@@ -1038,15 +1063,128 @@ async fn without_a_browser_runs_fail_saying_how_to_install_one(backend: Backend)
 async fn a_configured_webdriver_endpoint_is_used(backend: Backend) {
     let endpoint = crate::support::env("OPSDECK_TEST_WEBDRIVER_URL");
     // A chromedriver that does not exist: only the configured endpoint can run this.
-    let app = app(backend, &[("OPSDECK_WEBDRIVER_URL", &endpoint), ("OPSDECK_CHROMEDRIVER", "/nonexistent/chromedriver")]).await;
-    let ready: Value = app.http.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(ready["checks"]["browser"], format!("up: WebDriver at {endpoint}"));
+    let app = app(
+        backend,
+        &[
+            ("OPSDECK_WEBDRIVER_URL", &endpoint),
+            ("OPSDECK_CHROMEDRIVER", "/nonexistent/chromedriver"),
+        ],
+    )
+    .await;
+    let ready: Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready["checks"]["browser"],
+        format!("up: WebDriver at {endpoint}")
+    );
     let site = Site::start().await;
-    let (_, wid) = workflow(&app, &site, json!([]), json!([
-        { "kind": "GOTO", "url": "/signup" },
-        { "kind": "ASSERT", "text": "Sign up" },
-    ]), json!({})).await;
+    let (_, wid) = workflow(
+        &app,
+        &site,
+        json!([]),
+        json!([
+            { "kind": "GOTO", "url": "/signup" },
+            { "kind": "ASSERT", "text": "Sign up" },
+        ]),
+        json!({}),
+    )
+    .await;
     let id = launch(&app, &wid, None).await;
-    let run = wait_run(&app, &id, &["SUCCEEDED", "FAILED", "TIMED_OUT"], Duration::from_secs(60)).await;
+    let run = wait_run(
+        &app,
+        &id,
+        &["SUCCEEDED", "FAILED", "TIMED_OUT"],
+        Duration::from_secs(60),
+    )
+    .await;
     assert_eq!(run["status"], "SUCCEEDED", "{run:#}");
+}
+
+async fn a_thousand_runs_launch_in_one_call(backend: Backend) {
+    let app = TestApp::builder(backend).start().await; // nothing consumes: all stay queued
+    let site = Site::start().await;
+    let (_, wid) = workflow(
+        &app,
+        &site,
+        json!([]),
+        json!([{ "kind": "GOTO", "url": "/signup" }]),
+        json!({}),
+    )
+    .await;
+    let sid = scenario(&app, &wid, "VALID", json!({})).await;
+    let started = Instant::now();
+    let r = app
+        .gql(&app.engineer_a.caller(), "mutation($w: ID!, $s: [ID!]!) { launchRuns(input: { workflowId: $w, scenarioIds: $s }) { id status } }", json!({ "w": wid, "s": vec![sid.clone(); 1000] }))
+        .await;
+    let runs = r.data()["launchRuns"].as_array().unwrap();
+    assert_eq!(runs.len(), 1000);
+    assert!(runs.iter().all(|r| r["status"] == "QUEUED"));
+    eprintln!("1000 runs launched in {:?}", started.elapsed());
+    let mut seen = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let r = app
+            .gql(&app.viewer_a.caller(), "query($a: String) { runs(first: 100, after: $a, filter: { status: [QUEUED] }) { edges { cursor } pageInfo { hasNextPage } } }", json!({ "a": after }))
+            .await;
+        let page = &r.data()["runs"];
+        let edges = page["edges"].as_array().unwrap();
+        seen += edges.len();
+        if page["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = edges
+            .last()
+            .map(|e| e["cursor"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen, 1000);
+}
+
+async fn the_org_cap_holds_across_targets(backend: Backend) {
+    // One run at a time in the org, whatever the targets allow.
+    let app = app(backend, &[("OPSDECK_RUNS_ORG_CONCURRENCY", "1")]).await;
+    let site = Site::start().await;
+    let steps =
+        json!([{ "kind": "GOTO", "url": "/ready-later" }, { "kind": "WAIT_FOR", "text": "Ready" }]);
+    let (_, w1) = workflow(
+        &app,
+        &site,
+        json!([]),
+        steps.clone(),
+        json!({ "concurrency": 5 }),
+    )
+    .await;
+    let (_, w2) = workflow(&app, &site, json!([]), steps, json!({ "concurrency": 5 })).await;
+    let ids = [launch(&app, &w1, None).await, launch(&app, &w2, None).await];
+    let start = Instant::now();
+    let mut most = 0;
+    loop {
+        let mut running = 0;
+        let mut done = 0;
+        for id in &ids {
+            let run = run_of(&app, &app.viewer_a.caller(), id).await;
+            match run["status"].as_str() {
+                Some("RUNNING") => running += 1,
+                Some("SUCCEEDED") => done += 1,
+                Some("QUEUED") => {}
+                other => panic!("{other:?}: {run}"),
+            }
+        }
+        most = most.max(running);
+        if done == ids.len() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "runs did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(most, 1, "two runs ran at once despite the org's cap of 1");
 }

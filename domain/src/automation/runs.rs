@@ -642,6 +642,19 @@ pub struct StepRecord {
 pub async fn record_step(db: &Db, lease: &Lease, step: StepRecord) -> DomainResult<()> {
     let tx = db::begin(db, Scope::org(lease.org_id)).await?;
     hold(&tx, lease).await?;
+    crate::outbox::enqueue(
+        &tx,
+        lease.org_id,
+        crate::outbox::RUN_STEP_FINISHED,
+        json!({
+            "runId": lease.job_id,
+            "attempt": lease.attempt,
+            "index": step.index,
+            "kind": step.kind,
+            "status": if step.succeeded { "SUCCEEDED" } else { "FAILED" },
+        }),
+    )
+    .await?;
     run_step::Entity::insert(run_step::ActiveModel::from(run_step::Model {
         id: Uuid::now_v7(),
         org_id: lease.org_id,

@@ -363,22 +363,33 @@ pub async fn run(
                     fields.join("; ")
                 )));
             }
-            // The form's own submit button when it has one (its handlers run), else
+            // The form's own submit button when it has one, clicked through WebDriver (its
+            // handlers run, and the driver waits for the navigation it starts); else
             // requestSubmit (submit events and validation, like a user pressing Enter).
-            js(
+            let button = js(
                 b,
-                "const f = arguments[0];
-                 const btn = f.querySelector('button[type=submit], input[type=submit], button:not([type])');
-                 setTimeout(() => { if (btn) btn.click(); else f.requestSubmit(); }, 0);",
-                vec![form],
+                "return arguments[0].querySelector('button[type=submit], input[type=submit], button:not([type])');",
+                vec![form.clone()],
             )
             .await?;
-            // Let the navigation begin before the next step looks at the page.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let _ = b
-                .client
-                .execute("return document.readyState;", vec![])
-                .await;
+            match button.get(ELEMENT_KEY).and_then(Value::as_str) {
+                Some(id) => {
+                    Element::from_element_id(b.client.clone(), id.to_owned().into())
+                        .click()
+                        .await
+                        .map_err(classify)?;
+                }
+                None => {
+                    js(
+                        b,
+                        "const f = arguments[0]; setTimeout(() => f.requestSubmit(), 0);",
+                        vec![form],
+                    )
+                    .await?;
+                    // Let the navigation begin; the driver then waits for it.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
             Ok(Done::default())
         }
         StepKind::Upload => {

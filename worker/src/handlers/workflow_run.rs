@@ -111,6 +111,8 @@ async fn execute(
     std::fs::create_dir_all(&uploads).map_err(|e| JobFailure::Retryable(e.to_string()))?;
     let expected = Outcome::parse(&plan.run.expected_outcome).unwrap_or(Outcome::Success);
     let total = plan.steps.len().max(1);
+    // Screenshots are stored off the critical path; all are in before the outcome.
+    let mut uploads_pending = tokio::task::JoinSet::new();
     let mut submitted = false;
     let mut outcome = Ok(());
     // Every host the pages asked for in this attempt: a refusal of anything else was the
@@ -142,7 +144,9 @@ async fn execute(
         // A request of the page the egress rules refused during the step fails it,
         // naming the host.
         let refused = proxy.refusals_since(refusals_before);
-        if !matches!(result, Err(StepError::Timeout(_))) {
+        // The page's requests are read (and the log drained) only when something was
+        // refused: the log holds every request since the last read.
+        if !refused.is_empty() && !matches!(result, Err(StepError::Timeout(_))) {
             match (browser.page_request_hosts().await, page_hosts.as_mut()) {
                 (Some(new), Some(all)) => all.extend(new),
                 // No performance log: every refusal counts.
@@ -168,7 +172,8 @@ async fn execute(
                     .screenshot_name
                     .clone()
                     .unwrap_or_else(|| format!("step-{i:03}"));
-                let screenshot_key = screenshot(ctx, browser, &shot_name).await;
+                let screenshot_key =
+                    screenshot_later(ctx, browser, &shot_name, &mut uploads_pending).await;
                 let output = done
                     .output
                     .map(|(name, v)| json!({ name: mask.apply_json(v) }));
@@ -226,6 +231,7 @@ async fn execute(
                     "infra" => JobFailure::Retryable(what),
                     "refused" if expected == Outcome::ValidationError => {
                         let _ = std::fs::remove_dir_all(&uploads);
+                        while uploads_pending.join_next().await.is_some() {}
                         return Ok(Completion {
                             result: Some(
                                 json!({ "outcome": "VALIDATION_ERROR", "refusal": message }),
@@ -241,6 +247,7 @@ async fn execute(
         ctx.progress.set(((i + 1) * 100 / total) as i32);
     }
     let _ = std::fs::remove_dir_all(&uploads);
+    while uploads_pending.join_next().await.is_some() {}
     outcome?;
     if expected == Outcome::ValidationError {
         return Err(JobFailure::Permanent(
@@ -258,6 +265,35 @@ async fn record(ctx: &JobCtx, step: StepRecord) -> Result<(), JobFailure> {
     runs::record_step(&ctx.rt.db, &ctx.lease, step)
         .await
         .map_err(JobFailure::from)
+}
+
+/// Takes a screenshot now and stores and records it in the background; the key it will
+/// have (`None` if the browser gave none).
+async fn screenshot_later(
+    ctx: &JobCtx,
+    browser: &Browser,
+    name: &str,
+    pending: &mut tokio::task::JoinSet<()>,
+) -> Option<String> {
+    let png = match tokio::time::timeout(Duration::from_secs(10), browser.client.screenshot()).await
+    {
+        Ok(Ok(png)) => png,
+        _ => return None,
+    };
+    if png.len() as u64 > ctx.rt.config.runs.artifact_max_bytes {
+        tracing::warn!(
+            size = png.len(),
+            "screenshot over the artifact cap; not stored"
+        );
+        return None;
+    }
+    let file = format!("{name}.png");
+    let key = runs::artifact_key(&ctx.lease, &file);
+    let ctx = ctx.clone();
+    pending.spawn(async move {
+        store(&ctx, "SCREENSHOT", &file, "image/png", png).await;
+    });
+    Some(key)
 }
 
 /// Takes, stores and records a screenshot; `None` (and a warning) if any of it failed:

@@ -49,6 +49,9 @@ pub struct Run {
     pub inputs: Json<serde_json::Value>,
     pub expected_outcome: ExpectedOutcome,
     pub status: RunStatus,
+    /// What the site did, once the run succeeded: SUCCESS, or VALIDATION_ERROR when it
+    /// refused the input as an INVALID scenario expects.
+    pub outcome: Option<ExpectedOutcome>,
     /// The run this one retries.
     pub retry_of_id: Option<ID>,
     /// Why it failed, when it did.
@@ -84,6 +87,13 @@ impl From<runs::Run> for Run {
             .unwrap_or(domain::automation::scenarios::Outcome::Success)
             .into(),
             status: status.into(),
+            outcome: r
+                .job
+                .result
+                .as_ref()
+                .and_then(|v| v["outcome"].as_str())
+                .and_then(domain::automation::scenarios::Outcome::parse)
+                .map(Into::into),
             retry_of_id: r.row.retry_of.map(|s| ID(s.to_string())),
             error: if status.is_finished() && status != runs::RunStatus::Succeeded {
                 r.job.last_error.clone()

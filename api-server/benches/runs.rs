@@ -1,0 +1,399 @@
+//! B8: a 3-field form with one screenshot and its upload.
+//! - Run wall time against a plain WebDriver script doing the same steps in the same way (a
+//!   fresh chromedriver and Chromium, fill, submit, wait, screenshot, store), alternated,
+//!   medians and their ratio (goal: overhead <= 10 %).
+//! - Runs per minute with 4 concurrent sessions (goal >= 60 on 2 cores).
+//! - Memory per concurrent session: peak PSS of the browsers' processes / sessions
+//!   (goal <= 250 MB).
+//!
+//!     scripts/with-components cargo bench --workspace --bench runs
+//!
+//! Knobs: BENCH_PAIRS (5) alternated single runs, BENCH_RUNS (24) for the throughput part.
+//! Embedded deployment (SQLite, local object store, worker in process).
+
+#[path = "support/bench_db.rs"]
+mod bench_db;
+
+use std::time::{Duration, Instant};
+
+use axum::response::Html;
+use axum::routing::get;
+use bench_db::knob;
+use domain::automation::definition::{Locator, Step, StepKind};
+use domain::automation::{runs, targets, workflows};
+use domain::config::Config;
+use domain::db::{Db, Scope};
+use domain::entity::job;
+use domain::org::OrgCtx;
+use fantoccini::{ClientBuilder, Locator as By};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+use uuid::Uuid;
+
+const FORM: &str = r#"<!doctype html><html><body><form action="/done">
+<label for="name">Name</label><input id="name" name="name">
+<label for="email">E-mail</label><input id="email" name="email" type="email">
+<label for="age">Age</label><input id="age" name="age" type="number">
+<button type="submit">Send</button></form></body></html>"#;
+
+fn main() {
+    domain::install_crypto_provider();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(bench());
+}
+
+async fn site() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new()
+        .route("/form", get(|| async { Html(FORM) }))
+        .route("/done", get(|| async { Html("<h1>Thanks</h1>") }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    port
+}
+
+fn step(kind: StepKind) -> Step {
+    Step {
+        kind,
+        url: None,
+        locator: None,
+        value: None,
+        text: None,
+        timeout_ms: None,
+        name: None,
+    }
+}
+
+fn css(sel: &str) -> Option<Locator> {
+    Some(Locator {
+        css: Some(sel.to_owned()),
+        ..Locator::default()
+    })
+}
+
+async fn bench() {
+    let pairs = knob("BENCH_PAIRS", 5) as usize;
+    let many = knob("BENCH_RUNS", 24) as usize;
+    let dir = std::env::temp_dir().join(format!("opsdeck-bench-runs-{}", Uuid::now_v7()));
+    let vars = [
+        ("OPSDECK_DATA_DIR", dir.to_str().unwrap()),
+        ("OPSDECK_LOG", "warn"),
+        ("OPSDECK_RUNS_ORG_CONCURRENCY", "4"),
+        ("OPSDECK_WORKER_CONCURRENCY", "4"),
+    ];
+    let config = Config::from_env_map(
+        vars.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+    .unwrap();
+    domain::db::migrate(&config).await.unwrap();
+    let app = api_server::app::AppState::new(config.clone())
+        .await
+        .unwrap();
+    app.start_jobs(true);
+    let port = site().await;
+    let db = app.db.clone();
+    let org = domain::organizations::create_system(
+        &db,
+        domain::organizations::NewOrganization {
+            slug: format!("b8-{}", &Uuid::now_v7().simple().to_string()[20..]),
+            name: "b8".into(),
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let ctx = OrgCtx::system(org);
+    let target = targets::create(
+        &db,
+        &ctx,
+        targets::TargetInput {
+            name: Some("bench".into()),
+            base_url: Some(format!("http://site.localhost:{port}")),
+            allow_private_network: Some(true),
+            concurrency: Some(4),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut goto = step(StepKind::Goto);
+    goto.url = Some("/form".into());
+    let fill = |sel: &str, v: &str| {
+        let mut s = step(StepKind::Fill);
+        s.locator = css(sel);
+        s.value = Some(v.into());
+        s
+    };
+    let mut submit = step(StepKind::Submit);
+    submit.locator = css("button");
+    let mut wait = step(StepKind::WaitFor);
+    wait.text = Some("Thanks".into());
+    let workflow = workflows::create(
+        &db,
+        &ctx,
+        workflows::NewWorkflow {
+            name: "b8".into(),
+            target_id: target.id,
+            description: None,
+            input_schema: vec![],
+            steps: vec![
+                goto,
+                fill("#name", "Ana"),
+                fill("#email", "ana@example.com"),
+                fill("#age", "34"),
+                submit,
+                wait,
+            ],
+        },
+    )
+    .await
+    .unwrap();
+    workflows::publish(&db, &ctx, workflow.id).await.unwrap();
+    let launch = |n: usize| {
+        let (db, ctx, policy, limits) = (
+            db.clone(),
+            ctx.clone(),
+            domain::jobs::store::Policy::from(&config.jobs),
+            config.runs.clone(),
+        );
+        let wid = workflow.id;
+        async move {
+            runs::launch(
+                &db,
+                &ctx,
+                runs::Launch {
+                    workflow_id: wid,
+                    scenario_ids: vec![None; n],
+                    version: None,
+                },
+                &policy,
+                &limits,
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.row.id)
+            .collect::<Vec<_>>()
+        }
+    };
+
+    // Warm-up (page cache, first Chromium start), then alternate.
+    let ids = launch(1).await;
+    wait_done(&db, org, &ids).await;
+    plain_script(&config, port, &app.store).await;
+    let (mut ours, mut plain) = (Vec::new(), Vec::new());
+    for _ in 0..pairs {
+        let t0 = Instant::now();
+        let ids = launch(1).await;
+        wait_done(&db, org, &ids).await;
+        ours.push(t0.elapsed().as_secs_f64());
+        plain.push(plain_script(&config, port, &app.store).await);
+    }
+    let (o, p) = (median(&mut ours), median(&mut plain));
+    println!(
+        "B8 single run: Opsdeck median {:.0} ms, plain WebDriver script {:.0} ms, ratio {:.2} (goal <= 1.10; {pairs} alternated pairs)",
+        o * 1000.0,
+        p * 1000.0,
+        o / p
+    );
+
+    // Throughput and memory with 4 sessions at once.
+    let sampler = tokio::spawn(async {
+        loop {
+            browser_pss_mib();
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    let t0 = Instant::now();
+    let ids = launch(many).await;
+    let rows = wait_done(&db, org, &ids).await;
+    let elapsed = t0.elapsed().as_secs_f64();
+    sampler.abort();
+    let ok = rows.iter().filter(|j| j.status == "SUCCEEDED").count();
+    println!(
+        "B8 throughput: {many} runs, 4 at once: {:.1} s, {:.0} runs/min ({ok} succeeded) (goal >= 60)",
+        elapsed,
+        many as f64 * 60.0 / elapsed
+    );
+    let (pss, sessions) = PEAK.lock().map(|p| *p).unwrap_or((0.0, 0));
+    println!(
+        "B8 memory: peak {pss:.0} MiB PSS across {sessions} concurrent sessions: {:.0} MiB per session (goal <= 250)",
+        pss / sessions.max(1) as f64
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The highest browser PSS seen, and the sessions it was spread over.
+static PEAK: std::sync::Mutex<(f64, usize)> = std::sync::Mutex::new((0.0, 0));
+
+/// PSS of every process using a browser profile of this process's workers, plus its
+/// chromedriver children; and how many browser sessions (profiles) are live. Keeps the peak.
+fn browser_pss_mib() -> (f64, usize) {
+    let me = std::process::id().to_string();
+    let mut total_kb = 0.0;
+    let mut profiles = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(_) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .unwrap_or("");
+        let ours =
+            cmd.contains("opsdeck-browsers/") || (cmd.contains("chromedriver") && ppid == me);
+        if !ours {
+            continue;
+        }
+        if let Some(p) = cmd
+            .split("--user-data-dir=")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+        {
+            profiles.insert(p.to_owned());
+        }
+        let smaps = std::fs::read_to_string(entry.path().join("smaps_rollup")).unwrap_or_default();
+        if let Some(kb) = smaps
+            .lines()
+            .find(|l| l.starts_with("Pss:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+        {
+            total_kb += kb;
+        }
+    }
+    let result = (total_kb / 1024.0, profiles.len());
+    if let Ok(mut peak) = PEAK.lock()
+        && result.0 > peak.0
+    {
+        *peak = result;
+    }
+    result
+}
+
+async fn wait_done(db: &Db, org: Uuid, ids: &[Uuid]) -> Vec<job::Model> {
+    let start = Instant::now();
+    loop {
+        let tx = domain::db::begin_read(db, Scope::org(org)).await.unwrap();
+        let rows = job::Entity::find()
+            .filter(job::Column::Id.is_in(ids.iter().copied()))
+            .all(&tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        if rows
+            .iter()
+            .all(|j| ["SUCCEEDED", "FAILED", "DEAD", "CANCELLED"].contains(&j.status.as_str()))
+        {
+            if let Some(bad) = rows.iter().find(|j| j.status != "SUCCEEDED") {
+                eprintln!("a run failed: {:?}", bad.last_error);
+            }
+            return rows;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "runs did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The same steps as a plain script: its own chromedriver and Chromium, fill, submit,
+/// wait, one screenshot stored in the same object store. Seconds.
+async fn plain_script(
+    config: &Config,
+    port: u16,
+    store: &domain::object_store::ObjectStore,
+) -> f64 {
+    let t0 = Instant::now();
+    let driver_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut driver = std::process::Command::new(&config.runs.chromedriver)
+        .arg(format!("--port={driver_port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("chromedriver");
+    let profile = std::env::temp_dir().join(format!("b8-plain-{}", Uuid::now_v7()));
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": { "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--window-size=1280,800", format!("--user-data-dir={}", profile.display()),
+        ] },
+    });
+    let client = loop {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.as_object().unwrap().clone())
+            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .await
+        {
+            Ok(c) => break c,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    client
+        .goto(&format!("http://127.0.0.1:{port}/form"))
+        .await
+        .unwrap();
+    for (sel, v) in [
+        ("#name", "Ana"),
+        ("#email", "ana@example.com"),
+        ("#age", "34"),
+    ] {
+        client
+            .find(By::Css(sel))
+            .await
+            .unwrap()
+            .send_keys(v)
+            .await
+            .unwrap();
+    }
+    client
+        .find(By::Css("button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(By::XPath("//h1[text()='Thanks']"))
+        .await
+        .unwrap();
+    let png = client.screenshot().await.unwrap();
+    store
+        .put_bytes(
+            &format!("bench/plain-{}.png", Uuid::now_v7()),
+            png,
+            "image/png",
+        )
+        .await
+        .unwrap();
+    client.close().await.unwrap();
+    let _ = driver.kill();
+    let _ = driver.wait();
+    let _ = std::fs::remove_dir_all(&profile);
+    t0.elapsed().as_secs_f64()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
