@@ -185,16 +185,32 @@ async fn bench() {
     // Warm-up (page cache, first Chromium start), then alternate.
     let ids = launch(1).await;
     wait_done(&db, org, &ids).await;
-    plain_script(&config, port, &app.store).await;
+    let _ = plain_script(&config, port, &app.store).await;
     let (mut ours, mut plain) = (Vec::new(), Vec::new());
+    let mut phases: [Vec<f64>; 4] = Default::default();
+    let mut plain_session = Vec::new();
     for _ in 0..pairs {
         let t0 = Instant::now();
         let ids = launch(1).await;
-        wait_done(&db, org, &ids).await;
+        let rows = wait_done(&db, org, &ids).await;
         ours.push(t0.elapsed().as_secs_f64());
-        plain.push(plain_script(&config, port, &app.store).await);
+        for (i, v) in breakdown(&db, org, &rows[0]).await.into_iter().enumerate() {
+            phases[i].push(v);
+        }
+        let (total, session) = plain_script(&config, port, &app.store).await;
+        plain.push(total);
+        plain_session.push(session);
     }
     let (o, p) = (median(&mut ours), median(&mut plain));
+    let [mut pickup, mut start, mut steps, mut teardown] = phases;
+    println!(
+        "B8 where a run's time goes (medians): pickup {:.0} ms, browser and session start {:.0} ms, steps {:.0} ms, teardown {:.0} ms; the script's session start {:.0} ms",
+        median(&mut pickup) * 1000.0,
+        median(&mut start) * 1000.0,
+        median(&mut steps) * 1000.0,
+        median(&mut teardown) * 1000.0,
+        median(&mut plain_session) * 1000.0,
+    );
     println!(
         "B8 single run: Opsdeck median {:.0} ms, plain WebDriver script {:.0} ms, ratio {:.2} (goal <= 1.10; {pairs} alternated pairs)",
         o * 1000.0,
@@ -311,13 +327,42 @@ async fn wait_done(db: &Db, org: Uuid, ids: &[Uuid]) -> Vec<job::Model> {
     }
 }
 
+/// Seconds from enqueue to claim, from claim to the first step, across the steps, and from
+/// the last step to the recorded outcome.
+async fn breakdown(db: &Db, org: Uuid, job: &job::Model) -> [f64; 4] {
+    use domain::entity::run_step;
+    let tx = domain::db::begin_read(db, Scope::org(org)).await.unwrap();
+    let steps = run_step::Entity::find()
+        .filter(run_step::Column::RunId.eq(job.id))
+        .all(&tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let secs = |d: chrono::Duration| d.num_microseconds().unwrap_or(0) as f64 / 1e6;
+    let started = job.started_at.unwrap_or(job.created_at);
+    let first = steps.iter().map(|s| s.started_at).min().unwrap_or(started);
+    let last = steps
+        .iter()
+        .map(|s| s.started_at + chrono::Duration::milliseconds(s.duration_ms))
+        .max()
+        .unwrap_or(first);
+    let finished = job.finished_at.unwrap_or(last);
+    [
+        secs(started - job.created_at),
+        secs(first - started),
+        secs(last - first),
+        secs(finished - last),
+    ]
+}
+
 /// The same steps as a plain script: its own chromedriver and Chromium, fill, submit,
-/// wait, one screenshot stored in the same object store. Seconds.
+/// wait, one screenshot stored in the same object store. Seconds: in all, and until its
+/// session was up.
 async fn plain_script(
     config: &Config,
     port: u16,
     store: &domain::object_store::ObjectStore,
-) -> f64 {
+) -> (f64, f64) {
     let t0 = Instant::now();
     let driver_port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -348,6 +393,7 @@ async fn plain_script(
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     };
+    let session = t0.elapsed().as_secs_f64();
     client
         .goto(&format!("http://127.0.0.1:{port}/form"))
         .await
@@ -390,7 +436,7 @@ async fn plain_script(
     let _ = driver.kill();
     let _ = driver.wait();
     let _ = std::fs::remove_dir_all(&profile);
-    t0.elapsed().as_secs_f64()
+    (t0.elapsed().as_secs_f64(), session)
 }
 
 fn median(v: &mut [f64]) -> f64 {

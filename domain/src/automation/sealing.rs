@@ -121,6 +121,41 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_to_start_without_a_key() {
+        let config = |pairs: &[(&str, &str)]| {
+            Config::from_env_map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        let production = config(&[("OPSDECK_DATABASE_URL", "postgres://app@db/opsdeck")]).unwrap();
+        assert!(matches!(
+            Sealer::from_config(&production),
+            Err(SealError::MissingKey)
+        ));
+        let keyed = config(&[
+            ("OPSDECK_DATABASE_URL", "postgres://app@db/opsdeck"),
+            ("OPSDECK_SECRETS_KEY", &"ab".repeat(32)),
+        ])
+        .unwrap();
+        assert!(Sealer::from_config(&keyed).is_ok());
+        assert!(
+            config(&[("OPSDECK_SECRETS_KEY", "short")]).is_err(),
+            "a malformed key is a configuration error"
+        );
+        // Embedded: a key is generated once into the data directory and reused.
+        let dir = std::env::temp_dir().join(format!("opsdeck-sealing-{}", Uuid::now_v7()));
+        let embedded = config(&[("OPSDECK_DATA_DIR", dir.to_str().unwrap())]).unwrap();
+        let first = Sealer::from_config(&embedded).unwrap();
+        let sealed = first.seal(&slot("pw"), "v");
+        let again = Sealer::from_config(&embedded).unwrap();
+        assert_eq!(again.open(&slot("pw"), &sealed).unwrap(), "v");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn sealed_values_open_only_in_their_slot_and_with_their_key() {
         let sealer = Sealer::from_key(&[7u8; 32]).unwrap();
         let sealed = sealer.seal(&slot("password"), "hunter2");

@@ -324,9 +324,17 @@ impl Browser {
         Some(hosts)
     }
 
-    /// Ends the session politely, then makes sure nothing is left.
+    /// Ends the session. A browser of our own is simply killed (its profile is thrown
+    /// away, so nothing is lost, and it is faster than a shutdown); a session on a
+    /// configured endpoint is closed politely, since we cannot kill its browser.
     pub async fn close(self) {
-        if !self.killer.was_killed() {
+        let owned = self
+            .killer
+            .0
+            .lock()
+            .map(|s| s.driver.is_some())
+            .unwrap_or(true);
+        if !owned && !self.killer.was_killed() {
             let _ = tokio::time::timeout(Duration::from_secs(3), self.client.clone().close()).await;
         }
         self.killer.kill();

@@ -222,6 +222,33 @@ where
     }
 }
 
+/// Waits until the current URL matches the regular expression `pattern`.
+async fn url_matches(b: &Browser, pattern: &str, timeout: Duration) -> Result<(), StepError> {
+    let re = regex::Regex::new(pattern).map_err(|e| StepError::Assertion(e.to_string()))?;
+    until(timeout, || async {
+        let now = b.client.current_url().await.map_err(classify)?;
+        Ok(if re.is_match(now.as_str()) {
+            Ok(())
+        } else {
+            Err(format!("the URL is {now}, not matching {pattern:?}"))
+        })
+    })
+    .await
+}
+
+/// Waits until the page (open shadow roots included) shows `text`.
+async fn on_page(b: &Browser, text: &str, timeout: Duration) -> Result<(), StepError> {
+    until(timeout, || async {
+        let page = page_text(b).await?;
+        Ok(if page.contains(text) {
+            Ok(())
+        } else {
+            Err(format!("the page does not show {text:?}"))
+        })
+    })
+    .await
+}
+
 pub async fn run(
     b: &Browser,
     step: &Step,
@@ -448,29 +475,9 @@ pub async fn run(
             if let Some(loc) = &rendered_locator {
                 find(b, loc, timeout, true).await?;
             } else if step.text.is_some() {
-                let text = rendered(&step.text)?;
-                until(timeout, || async {
-                    let page = page_text(b).await?;
-                    Ok(if page.contains(&text) {
-                        Ok(())
-                    } else {
-                        Err(format!("the text {text:?} did not appear"))
-                    })
-                })
-                .await?;
+                on_page(b, &rendered(&step.text)?, timeout).await?;
             } else {
-                let pattern = rendered(&step.url)?;
-                let re =
-                    regex::Regex::new(&pattern).map_err(|e| StepError::Assertion(e.to_string()))?;
-                until(timeout, || async {
-                    let now = b.client.current_url().await.map_err(classify)?;
-                    Ok(if re.is_match(now.as_str()) {
-                        Ok(())
-                    } else {
-                        Err(format!("the URL is {now}, not matching {pattern:?}"))
-                    })
-                })
-                .await?;
+                url_matches(b, &rendered(&step.url)?, timeout).await?;
             }
             Ok(Done::default())
         }
@@ -510,30 +517,10 @@ pub async fn run(
                     .await?;
                 }
                 (None, Some(_), _, _) => {
-                    let text = rendered(&step.text)?;
-                    until(timeout, || async {
-                        let page = page_text(b).await?;
-                        Ok(if page.contains(&text) {
-                            Ok(())
-                        } else {
-                            Err(format!("the page does not show {text:?}"))
-                        })
-                    })
-                    .await?;
+                    on_page(b, &rendered(&step.text)?, timeout).await?;
                 }
                 _ => {
-                    let pattern = rendered(&step.url)?;
-                    let re = regex::Regex::new(&pattern)
-                        .map_err(|e| StepError::Assertion(e.to_string()))?;
-                    until(timeout, || async {
-                        let now = b.client.current_url().await.map_err(classify)?;
-                        Ok(if re.is_match(now.as_str()) {
-                            Ok(())
-                        } else {
-                            Err(format!("the URL is {now}, not matching {pattern:?}"))
-                        })
-                    })
-                    .await?;
+                    url_matches(b, &rendered(&step.url)?, timeout).await?;
                 }
             }
             Ok(Done::default())
