@@ -134,6 +134,8 @@ pub struct Browser {
     pub client: Client,
     pub webdriver_url: String,
     pub killer: Killer,
+    /// For chromedriver's own endpoints (logs, DevTools commands).
+    http: reqwest::Client,
 }
 
 impl Drop for Browser {
@@ -270,6 +272,7 @@ impl Browser {
             client,
             webdriver_url,
             killer,
+            http: reqwest::Client::new(),
         })
     }
 
@@ -277,7 +280,8 @@ impl Browser {
     async fn log(&self, kind: &str) -> Option<Value> {
         let session = self.client.session_id().await.ok().flatten()?;
         let url = format!("{}/session/{session}/se/log", self.webdriver_url);
-        let resp = reqwest::Client::new()
+        let resp = self
+            .http
             .post(url)
             .json(&json!({ "type": kind }))
             .timeout(Duration::from_secs(5))
@@ -288,6 +292,31 @@ impl Browser {
             return None;
         }
         resp.json::<Value>().await.ok().map(|v| v["value"].clone())
+    }
+
+    /// A PNG of the viewport. Through Chromium's DevTools command when the driver offers it
+    /// (`optimizeForSpeed`: a faster encoder, taken once per step), else WebDriver's.
+    pub async fn screenshot(&self) -> Option<Vec<u8>> {
+        if let Some(session) = self.client.session_id().await.ok().flatten() {
+            let url = format!("{}/session/{session}/goog/cdp/execute", self.webdriver_url);
+            let resp = self
+                .http
+                .post(url)
+                .json(&json!({ "cmd": "Page.captureScreenshot", "params": { "format": "png", "optimizeForSpeed": true } }))
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await;
+            if let Ok(resp) = resp
+                && resp.status().is_success()
+                && let Ok(body) = resp.json::<Value>().await
+                && let Some(data) = body["value"]["data"].as_str()
+                && let Ok(png) =
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data)
+            {
+                return Some(png);
+            }
+        }
+        self.client.screenshot().await.ok()
     }
 
     /// The browser console's messages since the last call.

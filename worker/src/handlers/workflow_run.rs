@@ -275,9 +275,8 @@ async fn screenshot_later(
     name: &str,
     pending: &mut tokio::task::JoinSet<()>,
 ) -> Option<String> {
-    let png = match tokio::time::timeout(Duration::from_secs(10), browser.client.screenshot()).await
-    {
-        Ok(Ok(png)) => png,
+    let png = match tokio::time::timeout(Duration::from_secs(10), browser.screenshot()).await {
+        Ok(Some(png)) => png,
         _ => return None,
     };
     if png.len() as u64 > ctx.rt.config.runs.artifact_max_bytes {
@@ -299,9 +298,8 @@ async fn screenshot_later(
 /// Takes, stores and records a screenshot; `None` (and a warning) if any of it failed:
 /// evidence is best effort, the step's result is not.
 async fn screenshot(ctx: &JobCtx, browser: &Browser, name: &str) -> Option<String> {
-    let png = match tokio::time::timeout(Duration::from_secs(10), browser.client.screenshot()).await
-    {
-        Ok(Ok(png)) => png,
+    let png = match tokio::time::timeout(Duration::from_secs(10), browser.screenshot()).await {
+        Ok(Some(png)) => png,
         _ => return None,
     };
     store(ctx, "SCREENSHOT", &format!("{name}.png"), "image/png", png).await
