@@ -232,6 +232,9 @@ impl Browser {
                 "profile.password_manager_enabled": false,
                 "profile.password_manager_leak_detection": false,
                 "autofill.profile_enabled": false,
+                "homepage": "about:blank",
+                "homepage_is_newtabpage": false,
+                "search.suggest_enabled": false,
             },
         });
         if let Some(b) = binary {

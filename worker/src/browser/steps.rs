@@ -141,8 +141,17 @@ async fn find(
 ) -> Result<Element, StepError> {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(el) = find_now(b, loc).await?
-            && (!visible || el.is_displayed().await.unwrap_or(false))
+        // A lookup still running at the deadline (a page too busy to answer) is a miss,
+        // not a hang: the step's own timeout decides.
+        let remaining = deadline.saturating_duration_since(Instant::now()).max(POLL);
+        let look = async {
+            Ok::<_, StepError>(match find_now(b, loc).await? {
+                Some(el) if !visible || el.is_displayed().await.unwrap_or(false) => Some(el),
+                _ => None,
+            })
+        };
+        if let Ok(found) = tokio::time::timeout(remaining, look).await
+            && let Some(el) = found?
         {
             return Ok(el);
         }
@@ -208,17 +217,23 @@ where
     Fut: std::future::Future<Output = Result<Result<(), String>, StepError>>,
 {
     let deadline = Instant::now() + timeout;
+    let mut last = "the condition did not hold".to_owned();
     loop {
-        match check().await? {
-            Ok(()) => return Ok(()),
-            Err(last) if Instant::now() >= deadline => {
-                return Err(StepError::Assertion(format!(
-                    "{last} (after {} ms)",
-                    timeout.as_millis()
-                )));
+        // A check still running at the deadline counts as not holding (see `find`).
+        let remaining = deadline.saturating_duration_since(Instant::now()).max(POLL);
+        if let Ok(result) = tokio::time::timeout(remaining, check()).await {
+            match result? {
+                Ok(()) => return Ok(()),
+                Err(seen) => last = seen,
             }
-            Err(_) => tokio::time::sleep(POLL).await,
         }
+        if Instant::now() >= deadline {
+            return Err(StepError::Assertion(format!(
+                "{last} (after {} ms)",
+                timeout.as_millis()
+            )));
+        }
+        tokio::time::sleep(POLL).await;
     }
 }
 

@@ -115,6 +115,10 @@ async fn execute(
     let mut uploads_pending = tokio::task::JoinSet::new();
     let mut submitted = false;
     let mut outcome = Ok(());
+    // The browser's start-up traffic (its first tab, a search engine's start page) is not
+    // the run's: a blank page, then the network log and the refusals so far are set aside.
+    let _ = browser.client.goto("about:blank").await;
+    let _ = browser.page_request_hosts().await;
     // Every host the pages asked for in this attempt: a refusal of anything else was the
     // browser's own traffic, not the page's.
     let mut page_hosts: Option<std::collections::BTreeSet<String>> = Some(Default::default());
