@@ -63,6 +63,9 @@ pub struct Run {
     pub cancel_requested_at: Option<DateTime<Utc>>,
     #[graphql(skip)]
     pub run: runs::Run,
+    /// The latest attempt's steps, read once for `steps` and `outputs`.
+    #[graphql(skip)]
+    steps: tokio::sync::OnceCell<Vec<run_step::Model>>,
 }
 
 impl From<runs::Run> for Run {
@@ -106,6 +109,7 @@ impl From<runs::Run> for Run {
             finished_at: r.job.finished_at,
             cancel_requested_at: r.job.cancel_requested_at,
             run: r,
+            steps: tokio::sync::OnceCell::new(),
         }
     }
 }
@@ -228,6 +232,23 @@ impl RunArtifact {
     }
 }
 
+impl Run {
+    async fn latest_steps(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<&Vec<run_step::Model>> {
+        self.steps
+            .get_or_try_init(|| async {
+                let rc = ctx.data::<RequestCtx>()?;
+                let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+                runs::steps(rc.db(), &org, self.run.row.id)
+                    .await
+                    .map_err(|e| e.into_gql(&rc.request_id))
+            })
+            .await
+    }
+}
+
 #[ComplexObject]
 impl Run {
     async fn workflow(&self, ctx: &Context<'_>) -> async_graphql::Result<Workflow> {
@@ -274,22 +295,18 @@ impl Run {
 
     /// The latest attempt's steps, in order, as each finished.
     async fn steps(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RunStep>> {
-        let rc = ctx.data::<RequestCtx>()?;
-        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
-        let rows = runs::steps(rc.db(), &org, self.run.row.id)
-            .await
-            .map_err(|e| e.into_gql(&rc.request_id))?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        Ok(self
+            .latest_steps(ctx)
+            .await?
+            .iter()
+            .cloned()
+            .map(Into::into)
+            .collect())
     }
 
     /// What the latest attempt's EXTRACT steps read, by output name.
     async fn outputs(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<serde_json::Value>> {
-        let rc = ctx.data::<RequestCtx>()?;
-        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
-        let rows = runs::steps(rc.db(), &org, self.run.row.id)
-            .await
-            .map_err(|e| e.into_gql(&rc.request_id))?;
-        Ok(Json(runs::outputs(&rows)))
+        Ok(Json(runs::outputs(self.latest_steps(ctx).await?)))
     }
 
     /// Screenshots, and the page's HTML and console log on failure, of every attempt.
