@@ -278,6 +278,7 @@ async fn a_run_fills_the_form_and_keeps_its_evidence(backend: Backend) {
         (run["version"].as_i64(), run["error"].is_null()),
         (Some(1), true)
     );
+    assert_eq!(run["outcome"], "SUCCESS");
 
     // The site received exactly the scenario's inputs, by every labelling style.
     let sent = site.submitted();
@@ -589,7 +590,51 @@ async fn egress_is_enforced_outside_the_page(backend: Backend) {
             1,
             "a refusal is not retried"
         );
+        let artifacts = run["artifacts"].as_array().unwrap();
+        assert!(
+            artifacts
+                .iter()
+                .all(|a| a["kind"] != "SCREENSHOT" && a["sizeBytes"].as_i64() <= Some(300)),
+            "the cap holds: {artifacts:?}"
+        );
+        assert!(
+            artifacts.iter().any(|a| a["kind"] == "HTML"),
+            "{artifacts:?}"
+        );
     }
+    // A URL rendered from inputs is held to the same rule: no `file:` around the proxy.
+    let (_, wid) = workflow(
+        &app,
+        &site,
+        json!([{ "name": "where", "type": "TEXT" }]),
+        json!([{ "kind": "GOTO", "url": "{{input.where}}" }]),
+        json!({}),
+    )
+    .await;
+    let sid = scenario(
+        &app,
+        &wid,
+        "VALID",
+        json!({ "where": "file:///etc/hostname" }),
+    )
+    .await;
+    let id = launch(&app, &wid, Some(&sid)).await;
+    let run = wait_run(
+        &app,
+        &id,
+        &["SUCCEEDED", "FAILED", "TIMED_OUT"],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(run["status"], "FAILED", "{run:#}");
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap()
+            .contains("file: URLs are not opened"),
+        "{}",
+        run["error"]
+    );
 }
 
 async fn timeouts_and_cancellation_stop_the_browser(backend: Backend) {

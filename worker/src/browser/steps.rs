@@ -296,6 +296,14 @@ pub async fn run(
                 .base_url
                 .join(&raw)
                 .map_err(|e| StepError::Assertion(format!("{raw:?} is not a URL: {e}")))?;
+            // Only the web goes through the egress proxy: a rendered `file:`, `data:` or
+            // `javascript:` URL would go around it.
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(StepError::Assertion(format!(
+                    "egress refused: {}: URLs are not opened (only http and https)",
+                    url.scheme()
+                )));
+            }
             b.client.goto(url.as_str()).await.map_err(classify)?;
             Ok(Done::default())
         }
