@@ -184,7 +184,7 @@ pub async fn launch(
             format!("scenarioIds[{i}]")
         };
         let Some(id) = id else {
-            check_inputs(&mut p, &at, &schema, Kind::Valid, &json!({}));
+            scenarios::check_inputs(&mut p, &at, &schema, Kind::Valid, &json!({}));
             plans.push((None, json!({}), Outcome::Success));
             continue;
         };
@@ -196,7 +196,7 @@ pub async fn launch(
             continue;
         }
         let kind = Kind::parse(&s.kind).unwrap_or(Kind::Valid);
-        check_inputs(&mut p, &format!("{at}.inputs"), &schema, kind, &s.inputs);
+        scenarios::check_inputs(&mut p, &format!("{at}.inputs"), &schema, kind, &s.inputs);
         let outcome = Outcome::parse(&s.expected_outcome).unwrap_or(Outcome::Success);
         plans.push((Some(s.id), s.inputs.clone(), outcome));
     }
@@ -251,10 +251,6 @@ pub async fn launch(
     tx.commit().await?;
     jobs::relay::wake();
     Ok(out)
-}
-
-fn check_inputs(p: &mut Problems, at: &str, schema: &[InputField], kind: Kind, inputs: &Value) {
-    scenarios::check_inputs(p, at, schema, kind, inputs);
 }
 
 async fn insert(

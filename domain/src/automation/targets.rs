@@ -508,6 +508,10 @@ fn audit_view(t: &Target) -> serde_json::Value {
 }
 
 fn parse_base_url(p: &mut Problems, raw: &str) -> Option<url::Url> {
+    if raw.len() > 2048 {
+        p.add("baseUrl", "at most 2048 characters");
+        return None;
+    }
     match url::Url::parse(raw.trim()) {
         Ok(u) if !matches!(u.scheme(), "http" | "https") => {
             p.add("baseUrl", "must be an http or https URL");
@@ -522,11 +526,6 @@ fn parse_base_url(p: &mut Problems, raw: &str) -> Option<url::Url> {
         }
         Ok(u) if u.host_str().is_none() => {
             p.add("baseUrl", "must name a host");
-            None
-        }
-        Ok(u) if raw.len() > 2048 => {
-            drop(u);
-            p.add("baseUrl", "at most 2048 characters");
             None
         }
         Ok(u) => Some(u),

@@ -103,7 +103,9 @@ pub fn as_text(v: &Value) -> Option<String> {
 /// accept it. `None` for a blank optional field.
 pub fn violation(field: &InputField, value: &Value) -> Option<String> {
     let t = field.field_type;
-    if is_blank(value) && !matches!(value, Value::Bool(_)) || value.is_null() {
+    // A lone checkbox's `false` is a value (checked below), not an absent one.
+    let absent = !matches!(value, Value::Bool(_)) && is_blank(value);
+    if absent {
         return field.required.then(|| "required".to_owned());
     }
     match t {

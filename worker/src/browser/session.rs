@@ -93,7 +93,7 @@ impl Killer {
             let _ = child.wait();
         }
         if let Some(profile) = state.profile.take() {
-            kill_holders_of(&profile);
+            kill_processes_with(&format!("--user-data-dir={}", profile.display()));
             let _ = std::fs::remove_dir_all(&profile);
         }
     }
@@ -103,12 +103,13 @@ impl Killer {
     }
 }
 
-/// Chromium helpers can leave the group (zygotes re-parent); they all carry the profile.
-fn kill_holders_of(profile: &std::path::Path) {
-    let needle = format!("--user-data-dir={}", profile.display());
+/// Kills every process whose command line contains `needle` (a profile path: Chromium
+/// helpers can leave the process group, but they all carry their profile). How many.
+fn kill_processes_with(needle: &str) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
+        return 0;
     };
+    let mut killed = 0;
     for entry in entries.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -120,14 +121,18 @@ fn kill_holders_of(profile: &std::path::Path) {
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
             continue;
         };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(&needle) {
-            // SAFETY: as above.
+        if String::from_utf8_lossy(&cmdline)
+            .replace('\0', " ")
+            .contains(needle)
+        {
+            // SAFETY: signalling a process; no memory is shared.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
             }
+            killed += 1;
         }
     }
+    killed
 }
 
 pub struct Browser {
@@ -393,39 +398,8 @@ pub fn reap_orphans() -> usize {
         if pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
             continue;
         }
-        killed += kill_holders_of_prefix(&dir.path());
+        killed += kill_processes_with(&format!("--user-data-dir={}/", dir.path().display()));
         let _ = std::fs::remove_dir_all(dir.path());
-    }
-    killed
-}
-
-fn kill_holders_of_prefix(dir: &std::path::Path) -> usize {
-    let needle = format!("--user-data-dir={}/", dir.display());
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    let mut killed = 0;
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        if String::from_utf8_lossy(&cmdline)
-            .replace('\0', " ")
-            .contains(&needle)
-        {
-            // SAFETY: signalling a process; no memory is shared.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-            killed += 1;
-        }
     }
     killed
 }
