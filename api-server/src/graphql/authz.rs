@@ -57,6 +57,7 @@ pub const MUTATION_ROLES: &[(&str, Need)] = &[
     ("updateScenario", Need::Role(Role::Engineer)),
     ("deleteScenario", Need::Role(Role::Engineer)),
     ("importScenarios", Need::Role(Role::Engineer)),
+    ("generateScenarios", Need::Role(Role::Engineer)),
     ("launchRun", Need::Role(Role::Engineer)),
     ("launchRuns", Need::Role(Role::Engineer)),
     ("cancelRun", Need::Role(Role::Engineer)),

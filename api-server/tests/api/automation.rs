@@ -830,6 +830,10 @@ async fn automation_is_org_scoped(app: TestApp) {
             json!({}),
         ),
         (
+            "mutation($id: ID!) { generateScenarios(input: { workflowId: $id }) { id } }",
+            json!({}),
+        ),
+        (
             "mutation($id: ID!) { updateScenario(input: { id: $id, name: \"x\" }) { id } }",
             json!({}),
         ),

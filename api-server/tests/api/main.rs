@@ -8,6 +8,7 @@ mod attachments;
 mod audit;
 mod automation;
 mod binary;
+mod generation;
 mod graphql_http;
 mod incident_work;
 mod incidents;

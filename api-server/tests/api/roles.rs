@@ -154,6 +154,10 @@ fn sample(name: &str) -> (&'static str, Value) {
             "mutation($id: ID!) { deleteScenario(id: $id) { id } }",
             json!({ "id": id }),
         ),
+        "generateScenarios" => (
+            "mutation($id: ID!) { generateScenarios(input: { workflowId: $id, count: 1 }) { id } }",
+            json!({ "id": id }),
+        ),
         "importScenarios" => (
             "mutation($id: ID!) { importScenarios(workflowId: $id, csv: \"a\\n1\") { id } }",
             json!({ "id": id }),

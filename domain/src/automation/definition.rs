@@ -113,6 +113,33 @@ pub struct InputField {
     pub pattern: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
+    /// What the page calls the field ("Company registration number"): generation reads
+    /// it to pick realistic values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// A FILE field's `accept` (`.pdf,image/*`): generated files match it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept: Option<String>,
+}
+
+impl InputField {
+    /// An optional field without constraints.
+    pub fn new(name: &str, field_type: FieldType) -> Self {
+        InputField {
+            name: name.to_owned(),
+            field_type,
+            required: false,
+            min: None,
+            max: None,
+            step: None,
+            min_length: None,
+            max_length: None,
+            pattern: None,
+            options: vec![],
+            label: None,
+            accept: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -347,6 +374,16 @@ pub fn check_schema(p: &mut Problems, prefix: &str, fields: &[InputField]) {
                 p.add(at("pattern"), format!("not used by {} fields", t.as_str()));
             } else if let Err(e) = values::compile_pattern(pattern) {
                 p.add(at("pattern"), e);
+            }
+        }
+        if f.label.as_ref().is_some_and(|l| l.chars().count() > 500) {
+            p.add(at("label"), "at most 500 characters");
+        }
+        if let Some(accept) = &f.accept {
+            if t != FieldType::File {
+                p.add(at("accept"), format!("not used by {} fields", t.as_str()));
+            } else if accept.len() > 500 {
+                p.add(at("accept"), "at most 500 characters");
             }
         }
         if t.has_options() {

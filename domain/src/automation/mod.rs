@@ -4,6 +4,7 @@
 
 pub mod definition;
 pub mod egress;
+pub mod generation;
 pub mod problems;
 pub mod runs;
 pub mod scenarios;

@@ -145,7 +145,7 @@ fn check_tags(p: &mut Problems, tags: &[String]) -> Vec<String> {
     out
 }
 
-fn new_row(
+pub(super) fn new_row(
     org: &OrgCtx,
     workflow_id: Uuid,
     name: String,

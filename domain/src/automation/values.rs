@@ -276,16 +276,8 @@ mod tests {
 
     fn field(t: FieldType) -> InputField {
         InputField {
-            name: "f".into(),
-            field_type: t,
             required: true,
-            min: None,
-            max: None,
-            step: None,
-            min_length: None,
-            max_length: None,
-            pattern: None,
-            options: vec![],
+            ..InputField::new("f", t)
         }
     }
 

@@ -74,6 +74,11 @@ pub struct InputFieldInput {
     pub pattern: Option<String>,
     /// The choices of SELECT and RADIO fields, or of a CHECKBOX group.
     pub options: Option<Vec<String>>,
+    /// What the page calls the field; scenario generation reads it to pick realistic
+    /// values (a "Company" gets a company name).
+    pub label: Option<String>,
+    /// A FILE field's accepted types, as HTML's `accept` (`.pdf,image/*`).
+    pub accept: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -89,6 +94,8 @@ pub struct InputField {
     pub max_length: Option<i32>,
     pub pattern: Option<String>,
     pub options: Vec<String>,
+    pub label: Option<String>,
+    pub accept: Option<String>,
 }
 
 /// Exactly one strategy. `label` finds a field by its `<label for>`, a wrapping label,
@@ -151,6 +158,8 @@ pub fn schema_into_domain(input: Vec<InputFieldInput>) -> Vec<def::InputField> {
             max_length: f.max_length,
             pattern: f.pattern,
             options: f.options.unwrap_or_default(),
+            label: f.label,
+            accept: f.accept,
         })
         .collect()
 }
@@ -188,6 +197,8 @@ impl From<def::InputField> for InputField {
             max_length: f.max_length,
             pattern: f.pattern,
             options: f.options,
+            label: f.label,
+            accept: f.accept,
         }
     }
 }

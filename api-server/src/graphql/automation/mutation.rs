@@ -1,7 +1,7 @@
 //! Target, workflow and scenario mutations.
 
 use async_graphql::{Context, ID, InputObject, Json, Object};
-use domain::automation::{scenarios, targets, workflows};
+use domain::automation::{generation, scenarios, targets, workflows};
 
 use super::definition::{InputFieldInput, StepInput, schema_into_domain, steps_into_domain};
 use super::types::{ExpectedOutcome, Scenario, ScenarioKind, Target, Workflow};
@@ -101,6 +101,23 @@ pub struct UpdateScenarioInput {
     /// Replaces all inputs.
     pub inputs: Option<Json<serde_json::Value>>,
     pub tags: Option<Vec<String>>,
+}
+
+#[derive(InputObject)]
+pub struct GenerateScenariosInput {
+    pub workflow_id: ID,
+    /// Which kinds to generate (default: all three).
+    #[graphql(
+        default_with = "vec![ScenarioKind::Valid, ScenarioKind::Boundary, ScenarioKind::Invalid]"
+    )]
+    pub kinds: Vec<ScenarioKind>,
+    /// Scenarios per kind, 1–1000 (BOUNDARY and INVALID stop at the edges and
+    /// violations the schema has).
+    #[graphql(default = 5)]
+    pub count: i32,
+    /// The same seed and schema give the same scenarios; default: a random seed, shown
+    /// in each scenario's name and `seed:` tag.
+    pub seed: Option<i32>,
 }
 
 #[Object]
@@ -358,6 +375,36 @@ impl AutomationMutation {
             .await
             .map_err(|e| e.into_gql(&rc.request_id))?;
         Ok(row.into())
+    }
+
+    /// Generates scenarios from the draft's input schema and saves them (ENGINEER+):
+    /// VALID ones satisfy every constraint, BOUNDARY ones put one field at an edge (min,
+    /// max, min/max length, first/last option), INVALID ones break exactly one constraint
+    /// (named in the scenario and its `violates:FIELD:CONSTRAINT` tag) and expect
+    /// VALIDATION_ERROR. A required field no value satisfies is refused with
+    /// BAD_USER_INPUT naming it. Generating again with a seed returns the same scenarios.
+    #[graphql(guard = "MutationGuard(\"generateScenarios\")")]
+    async fn generate_scenarios(
+        &self,
+        ctx: &Context<'_>,
+        input: GenerateScenariosInput,
+    ) -> async_graphql::Result<Vec<Scenario>> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let workflow_id = parse_id("workflowId", &input.workflow_id)?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let saved = generation::generate_and_save(
+            rc.db(),
+            &org,
+            workflow_id,
+            generation::Request {
+                kinds: input.kinds.into_iter().map(Into::into).collect(),
+                count: usize::try_from(input.count).unwrap_or(0),
+                seed: input.seed.map_or_else(generation::random_seed, i64::from),
+            },
+        )
+        .await
+        .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(saved.scenarios.into_iter().map(Into::into).collect())
     }
 
     /// Creates one scenario per CSV row, all or nothing (ENGINEER+). The header names the
