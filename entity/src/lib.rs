@@ -4,6 +4,7 @@
 pub mod action_item;
 pub mod api_key;
 pub mod audit_log;
+pub mod form_analysis;
 pub mod incident;
 pub mod incident_assignee;
 pub mod incident_attachment;

@@ -16,6 +16,7 @@ mod m20261201_000008_job_dispatch_index;
 mod m20261201_000009_attempt_executor;
 mod m20261201_000010_automation;
 mod m20261201_000011_runs;
+mod m20261201_000012_form_analyses;
 mod sql;
 
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_attempt_executor::Migration),
             Box::new(m20261201_000010_automation::Migration),
             Box::new(m20261201_000011_runs::Migration),
+            Box::new(m20261201_000012_form_analyses::Migration),
         ]
     }
 }
@@ -50,6 +52,7 @@ pub fn tenant_tables() -> Vec<&'static str> {
         m20261201_000006_jobs::TENANT_TABLES,
         m20261201_000010_automation::TENANT_TABLES,
         m20261201_000011_runs::TENANT_TABLES,
+        m20261201_000012_form_analyses::TENANT_TABLES,
     ]
     .concat()
 }

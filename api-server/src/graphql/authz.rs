@@ -58,6 +58,8 @@ pub const MUTATION_ROLES: &[(&str, Need)] = &[
     ("deleteScenario", Need::Role(Role::Engineer)),
     ("importScenarios", Need::Role(Role::Engineer)),
     ("generateScenarios", Need::Role(Role::Engineer)),
+    ("analyzeForm", Need::Role(Role::Engineer)),
+    ("createWorkflowFromAnalysis", Need::Role(Role::Engineer)),
     ("launchRun", Need::Role(Role::Engineer)),
     ("launchRuns", Need::Role(Role::Engineer)),
     ("cancelRun", Need::Role(Role::Engineer)),
@@ -88,6 +90,8 @@ pub const FIELD_ROLES: &[(&str, Role)] = &[
     ("Query.scenario", Role::Viewer),
     ("Query.runs", Role::Viewer),
     ("Query.run", Role::Viewer),
+    ("Query.formAnalysis", Role::Viewer),
+    ("Query.formAnalyses", Role::Viewer),
 ];
 
 pub fn mutation_need(name: &str) -> Option<Need> {

@@ -1,5 +1,6 @@
 //! The GraphQL schema: one module per domain area, merged here, with every limit set.
 
+pub mod analysis;
 pub mod authz;
 pub mod automation;
 pub mod connection;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use domain::config::GraphqlLimits;
 
+use analysis::{mutation::AnalysisMutation, query::AnalysisQuery};
 use automation::{mutation::AutomationMutation, query::AutomationQuery};
 use foundation::{mutation::FoundationMutation, query::FoundationQuery};
 use incidents::{mutation::IncidentMutation, query::IncidentQuery};
@@ -29,6 +31,7 @@ pub struct Query(
     IncidentQuery,
     JobQuery,
     AutomationQuery,
+    AnalysisQuery,
     RunQuery,
 );
 
@@ -38,6 +41,7 @@ pub struct Mutation(
     IncidentMutation,
     JobMutation,
     AutomationMutation,
+    AnalysisMutation,
     RunMutation,
 );
 

@@ -3,11 +3,13 @@
 mod issuer;
 mod support;
 
+mod analysis;
 mod api_keys;
 mod attachments;
 mod audit;
 mod automation;
 mod binary;
+mod form_pages;
 mod generation;
 mod graphql_http;
 mod incident_work;

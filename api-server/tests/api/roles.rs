@@ -158,6 +158,14 @@ fn sample(name: &str) -> (&'static str, Value) {
             "mutation($id: ID!) { generateScenarios(input: { workflowId: $id, count: 1 }) { id } }",
             json!({ "id": id }),
         ),
+        "analyzeForm" => (
+            "mutation($id: ID!) { analyzeForm(input: { targetId: $id, url: \"/\" }) { id } }",
+            json!({ "id": id }),
+        ),
+        "createWorkflowFromAnalysis" => (
+            "mutation($id: ID!) { createWorkflowFromAnalysis(input: { analysisId: $id, name: \"w\" }) { id } }",
+            json!({ "id": id }),
+        ),
         "importScenarios" => (
             "mutation($id: ID!) { importScenarios(workflowId: $id, csv: \"a\\n1\") { id } }",
             json!({ "id": id }),

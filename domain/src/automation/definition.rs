@@ -453,7 +453,14 @@ pub fn check_steps(
                 unused(p, "url", url);
                 unused(p, "text", text);
             }
-            StepKind::Check | StepKind::Uncheck | StepKind::Click | StepKind::EnterFrame => {
+            // CHECK's optional value sets the state: `{{input.terms}}` (true/false), a
+            // checkbox group's list (checked when it holds the box's value).
+            StepKind::Check => {
+                need(p, "locator", loc);
+                unused(p, "url", url);
+                unused(p, "text", text);
+            }
+            StepKind::Uncheck | StepKind::Click | StepKind::EnterFrame => {
                 need(p, "locator", loc);
                 unused(p, "url", url);
                 unused(p, "value", value);

@@ -2,6 +2,7 @@
 //! (a draft and immutable published versions of an input schema and steps), scenarios
 //! (inputs and their expected outcome) and, in `runs`, their execution by the worker fleet.
 
+pub mod analysis;
 pub mod definition;
 pub mod egress;
 pub mod generation;

@@ -55,7 +55,10 @@ impl From<&JobsConfig> for Policy {
 impl Policy {
     /// How many jobs of `kind` one org may run at once.
     pub fn org_cap(&self, kind: &str) -> u32 {
-        if kind == super::contracts::WorkflowRun::KIND {
+        // Browser jobs share the browser cap.
+        if kind == super::contracts::WorkflowRun::KIND
+            || kind == super::contracts::FormAnalysis::KIND
+        {
             self.run_org_concurrency
         } else {
             self.org_concurrency

@@ -2,6 +2,7 @@
 //! filtering proxy that enforces the target's egress rules, and the script that finds
 //! elements by CSS, XPath, text or label across open shadow roots.
 
+pub mod analysis;
 pub mod egress;
 pub mod session;
 pub mod steps;

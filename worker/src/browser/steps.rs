@@ -36,6 +36,9 @@ pub struct Done {
     pub output: Option<(String, Value)>,
     /// A SCREENSHOT step's artifact name.
     pub screenshot_name: Option<String>,
+    /// The step handed the form's input to the page (SUBMIT, or a click on a button of a
+    /// form, such as a wizard's "Next"): what fails after it was the page refusing it.
+    pub hands_over: bool,
 }
 
 pub struct Values<'a> {
@@ -77,6 +80,22 @@ impl Values<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// The template references an input the scenario leaves out (absent, null, empty
+    /// text or an empty list; `false` is a value).
+    fn references_absent(&self, template: &str) -> bool {
+        parse_template(template).is_ok_and(|segs| {
+            segs.iter().any(|s| match s {
+                Segment::Input(name) => match self.inputs.get(name) {
+                    None | Some(Value::Null) => true,
+                    Some(Value::String(s)) => s.is_empty(),
+                    Some(Value::Array(a)) => a.is_empty(),
+                    _ => false,
+                },
+                _ => false,
+            })
+        })
     }
 
     /// The value of `{{input.X}}` when the template is exactly one input reference.
@@ -188,6 +207,35 @@ async fn page_text(b: &Browser) -> Result<String, StepError> {
     Ok(v.as_str().unwrap_or_default().to_owned())
 }
 
+/// What a CHECK's value asks for: a boolean, or (a checkbox group's list, a radio
+/// group's choice) whether it names the box's own value.
+async fn check_state(
+    b: &Browser,
+    el: &Element,
+    values: &Values<'_>,
+    template: &str,
+) -> Result<bool, StepError> {
+    let own = || async {
+        Ok::<_, StepError>(
+            js(b, "return arguments[0].value;", vec![el_arg(el)])
+                .await?
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    };
+    if let Some(Value::Array(items)) = values.single_input(template) {
+        let own = own().await?;
+        return Ok(items.iter().any(|i| i.as_str() == Some(own.as_str())));
+    }
+    let v = values.render(template)?;
+    Ok(match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "1" | "checked" => true,
+        "false" | "off" | "no" | "0" | "" => false,
+        _ => v == own().await?,
+    })
+}
+
 async fn element_state(b: &Browser, el: &Element, state: &str) -> Result<bool, StepError> {
     let v = js(
         b,
@@ -289,6 +337,35 @@ pub async fn run(
     let rendered = |raw: &Option<String>| -> Result<String, StepError> {
         values.render(raw.as_deref().unwrap_or_default())
     };
+    // An element step for an input the scenario leaves out does nothing: the field keeps
+    // what the page gave it (and one revealed only by another choice is not waited for).
+    let acts_on_input = matches!(
+        step.kind,
+        StepKind::Fill
+            | StepKind::Select
+            | StepKind::Check
+            | StepKind::Uncheck
+            | StepKind::Click
+            | StepKind::Upload
+    );
+    if acts_on_input {
+        let mut templates = vec![step.value.as_deref()];
+        if let Some(l) = &step.locator {
+            templates.extend([
+                l.css.as_deref(),
+                l.xpath.as_deref(),
+                l.text.as_deref(),
+                l.label.as_deref(),
+            ]);
+        }
+        if templates
+            .into_iter()
+            .flatten()
+            .any(|t| values.references_absent(t))
+        {
+            return Ok(Done::default());
+        }
+    }
     match step.kind {
         StepKind::Goto => {
             let raw = rendered(&step.url)?;
@@ -310,24 +387,30 @@ pub async fn run(
         StepKind::Fill => {
             let el = find(b, locator()?, timeout, true).await?;
             let value = rendered(&step.value)?;
-            let kind = js(
+            let facts = js(
                 b,
-                "return (arguments[0].type || arguments[0].tagName || '').toLowerCase();",
+                "const el = arguments[0];
+                 return [(el.type || el.tagName || '').toLowerCase(), el.maxLength > 0 ? el.maxLength : -1];",
                 vec![el_arg(&el)],
             )
             .await?;
-            let kind = kind.as_str().unwrap_or_default();
+            let kind = facts[0].as_str().unwrap_or_default();
+            let max_length = facts[1].as_i64().unwrap_or(-1);
             // Typing into date and time inputs depends on the browser's locale: set those.
-            if [
-                "date",
-                "time",
-                "datetime-local",
-                "month",
-                "week",
-                "color",
-                "range",
-            ]
-            .contains(&kind)
+            // A value longer than `maxlength` is set too: typing would cut it short, and
+            // a scenario that means to send it too long would silently send a valid one.
+            let too_long = max_length >= 0 && value.chars().count() as i64 > max_length;
+            if too_long
+                || [
+                    "date",
+                    "time",
+                    "datetime-local",
+                    "month",
+                    "week",
+                    "color",
+                    "range",
+                ]
+                .contains(&kind)
             {
                 js(
                     b,
@@ -368,8 +451,12 @@ pub async fn run(
             Ok(Done::default())
         }
         StepKind::Check | StepKind::Uncheck => {
-            let want = step.kind == StepKind::Check;
             let el = find(b, locator()?, timeout, true).await?;
+            let want = match (&step.kind, &step.value) {
+                (StepKind::Uncheck, _) => false,
+                (_, None) => true,
+                (_, Some(t)) => check_state(b, &el, values, t).await?,
+            };
             if el.is_selected().await.map_err(classify)? != want {
                 el.click().await.map_err(classify)?;
             }
@@ -384,8 +471,19 @@ pub async fn run(
         }
         StepKind::Click => {
             let el = find(b, locator()?, timeout, true).await?;
+            let form_button = js(
+                b,
+                "const el = arguments[0];
+                 const button = el.closest('button, input[type=submit], input[type=button], input[type=image], [role=button]');
+                 return !!button && !!(button.form || button.closest('form'));",
+                vec![el_arg(&el)],
+            )
+            .await?;
             el.click().await.map_err(classify)?;
-            Ok(Done::default())
+            Ok(Done {
+                hands_over: form_button == json!(true),
+                ..Done::default()
+            })
         }
         StepKind::Submit => {
             let form = match &rendered_locator {
@@ -510,6 +608,10 @@ pub async fn run(
                     let state = state.clone();
                     until(timeout, || async {
                         let Some(el) = find_now(b, loc).await? else {
+                            // An element that is not there is not shown either.
+                            if state == "HIDDEN" {
+                                return Ok(Ok(()));
+                            }
                             return Ok(Err(format!("no element found by {}", loc.describe())));
                         };
                         Ok(if element_state(b, &el, &state).await? {

@@ -2,11 +2,13 @@
 //! kind here. Each is idempotent: it may run again after a lost lease, and only the
 //! attempt that holds the token records its result.
 
+mod browser_job;
 mod fleet_probe;
+mod form_analysis;
 mod incident_report;
 mod workflow_run;
 
-use domain::jobs::contracts::{FleetProbe, IncidentReport, WorkflowRun};
+use domain::jobs::contracts::{FleetProbe, FormAnalysis, IncidentReport, WorkflowRun};
 use domain::jobs::{JobContract, JobFailure};
 use tokio::task::JoinHandle;
 
@@ -30,6 +32,10 @@ pub fn start(ctx: JobCtx) -> Result<Running, String> {
         WorkflowRun::KIND => {
             let job: WorkflowRun = decode(payload)?;
             Ok(tokio::spawn(workflow_run::run(ctx, job)))
+        }
+        FormAnalysis::KIND => {
+            let job: FormAnalysis = decode(payload)?;
+            Ok(tokio::spawn(form_analysis::run(ctx, job)))
         }
         other => Err(format!("no handler for job kind {other:?}")),
     }

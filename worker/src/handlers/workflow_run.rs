@@ -10,82 +10,47 @@ use std::time::{Duration, Instant};
 use domain::automation::definition::StepKind;
 use domain::automation::runs::{self, ArtifactRecord, Plan, StepRecord};
 use domain::automation::scenarios::Outcome;
-use domain::automation::targets;
-use domain::db::{self, Scope};
 use domain::jobs::JobFailure;
 use domain::jobs::contracts::WorkflowRun;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::browser::egress::EgressProxy;
-use crate::browser::session::{Browser, LaunchError};
+use crate::browser::session::Browser;
 use crate::browser::steps::{self, StepError, Values};
 use crate::execute::{Completion, Effect, JobCtx};
+use crate::handlers::browser_job::{Masker, Sandbox};
 
 /// An ASSERT without its own timeout waits this long for its condition.
 const ASSERT_DEFAULT: Duration = Duration::from_secs(5);
 /// Beyond a step's own timeout, how long its WebDriver command may hang before the
 /// watchdog kills the browser.
 const HANG_MARGIN: Duration = Duration::from_secs(2);
-const CANCEL_POLL: Duration = Duration::from_millis(500);
 
 pub async fn run(ctx: JobCtx, job: WorkflowRun) -> Result<Completion, JobFailure> {
-    let rt = &ctx.rt;
-    let lease = &ctx.lease;
-    let plan = runs::plan(&rt.db, lease.org_id, job.run_id).await?;
-    let secrets = {
-        let tx = db::begin_read(&rt.db, Scope::org(lease.org_id)).await?;
-        let s = targets::open_secrets(&tx, &rt.sealer, lease.org_id, plan.target.id).await?;
-        tx.commit()
-            .await
-            .map_err(domain::error::DomainError::from)?;
-        s
-    };
-    let mask = Masker::new(&secrets);
-    let cfg = &rt.config.runs;
-    let proxy = EgressProxy::start(targets::egress_policy(&plan.target))
-        .await
-        .map_err(|e| JobFailure::Retryable(format!("starting the egress proxy: {e}")))?;
-    let browser = match Browser::launch(cfg, proxy.addr, &rt.worker_id).await {
-        Ok(b) => b,
-        Err(LaunchError::NotInstalled(m)) => return Err(JobFailure::Permanent(m)),
-        Err(LaunchError::Failed(m)) => return Err(JobFailure::Retryable(m)),
-    };
-    let killer = browser.killer.clone();
-    let run_limit = Duration::from_secs(cfg.run_timeout_secs);
-    let result = tokio::select! {
-        r = execute(&ctx, &plan, &browser, &proxy, &secrets, &mask) => r,
-        _ = tokio::time::sleep(run_limit) => {
-            killer.kill();
-            Err(JobFailure::TimedOut(format!(
-                "the run exceeded its {} s limit; the browser was stopped",
-                run_limit.as_secs()
-            )))
-        }
-        _ = cancelled(&ctx) => {
-            killer.kill();
-            Err(JobFailure::Cancelled)
-        }
-    };
-    browser.close().await;
-    drop(proxy);
+    let plan = runs::plan(&ctx.rt.db, ctx.lease.org_id, job.run_id).await?;
+    let sandbox = Sandbox::open(&ctx, &plan.target).await?;
+    let mask = Masker::new(&sandbox.secrets);
+    let result = sandbox
+        .supervise(
+            &ctx,
+            "run",
+            execute(
+                &ctx,
+                &plan,
+                &sandbox.browser,
+                &sandbox.proxy,
+                &sandbox.secrets,
+                &mask,
+            ),
+        )
+        .await;
+    sandbox.close().await;
     result.map_err(|e| match e {
         JobFailure::Retryable(m) => JobFailure::Retryable(mask.apply(&m)),
         JobFailure::Permanent(m) => JobFailure::Permanent(mask.apply(&m)),
         JobFailure::TimedOut(m) => JobFailure::TimedOut(mask.apply(&m)),
         JobFailure::Cancelled => JobFailure::Cancelled,
     })
-}
-
-async fn cancelled(ctx: &JobCtx) {
-    loop {
-        tokio::time::sleep(CANCEL_POLL).await;
-        if runs::cancel_requested(&ctx.rt.db, &ctx.lease)
-            .await
-            .unwrap_or(false)
-        {
-            return;
-        }
-    }
 }
 
 async fn execute(
@@ -195,7 +160,7 @@ async fn execute(
                     },
                 )
                 .await?;
-                if step.kind == StepKind::Submit {
+                if step.kind == StepKind::Submit || done.hands_over {
                     submitted = true;
                 }
             }
@@ -378,40 +343,4 @@ async fn failure_evidence(ctx: &JobCtx, browser: &Browser, mask: &Masker) -> Opt
         .await;
     }
     shot
-}
-
-/// Replaces every secret value in recorded text with `••••••`.
-struct Masker(Vec<String>);
-
-impl Masker {
-    fn new(secrets: &BTreeMap<String, String>) -> Self {
-        let mut values: Vec<String> = secrets
-            .values()
-            .filter(|v| !v.is_empty())
-            .cloned()
-            .collect();
-        // Longest first, so a secret containing another is masked whole.
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        Masker(values)
-    }
-
-    fn apply(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for v in &self.0 {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), "••••••");
-            }
-        }
-        out
-    }
-
-    fn apply_json(&self, v: Value) -> Value {
-        match v {
-            Value::String(s) => Value::String(self.apply(&s)),
-            other => {
-                let text = other.to_string();
-                serde_json::from_str(&self.apply(&text)).unwrap_or(Value::Null)
-            }
-        }
-    }
 }

@@ -28,10 +28,15 @@ pub enum FieldType {
 pub enum StepKind {
     /// Opens `url`: a path on the target's base URL or an absolute URL on an allowed host.
     Goto,
-    /// Types `value` into the field at `locator` (replacing what it held).
+    /// Types `value` into the field at `locator` (replacing what it held). Steps whose
+    /// `value` (or locator) is one input the scenario leaves out are skipped: the field
+    /// stays as the page has it.
     Fill,
     /// Chooses the option of the select at `locator` whose value or label is `value`.
     Select,
+    /// Checks the checkbox or radio at `locator`. With a `value`, sets the state it
+    /// says: `true`/`false` (`{{input.terms}}`), or for a checkbox group's list, checked
+    /// when the list holds the box's value.
     Check,
     Uncheck,
     Click,

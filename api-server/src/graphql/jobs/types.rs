@@ -33,7 +33,7 @@ impl From<JobStatus> for Status {
     }
 }
 
-fn status_of(raw: &str) -> JobStatus {
+pub fn status_of(raw: &str) -> JobStatus {
     match Status::parse(raw) {
         Some(Status::Queued) => JobStatus::Queued,
         Some(Status::Running) => JobStatus::Running,

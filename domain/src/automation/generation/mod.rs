@@ -54,6 +54,11 @@ pub struct Generation {
     pub unfilled: Vec<(String, String)>,
 }
 
+/// One valid value for `field` (what a form analysis types to move through a wizard).
+pub fn valid_value(field: &InputField, seed: i64) -> Option<Value> {
+    FieldGen::new(field).valid(&mut rng(seed, BASE, 0)).ok()
+}
+
 /// A seed for a request without one: small, so it reads well in names and tags.
 pub fn random_seed() -> i64 {
     i64::from(rand::random::<u16>())

@@ -2,10 +2,12 @@
 //! registered in [`KINDS`]. Handlers live in the worker and are idempotent.
 
 mod fleet_probe;
+mod form_analysis;
 mod incident_report;
 mod workflow_run;
 
 pub use fleet_probe::{FleetProbe, ProbeBehaviour};
+pub use form_analysis::FormAnalysis;
 pub use incident_report::IncidentReport;
 pub use workflow_run::WorkflowRun;
 
@@ -39,6 +41,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo::of::<IncidentReport>(),
     KindInfo::of::<FleetProbe>(),
     KindInfo::of::<WorkflowRun>(),
+    KindInfo::of::<FormAnalysis>(),
 ];
 
 pub fn queue_of(kind: &str) -> Option<&'static str> {
