@@ -23,7 +23,8 @@ mod sqlite_only {
 
 const ANALYSIS: &str = "id targetId url submit status progress error warnings durationMs createdAt finishedAt \
     fields { name htmlName htmlId label labelSource type htmlType required min max step minLength maxLength pattern options accept multiple \
-             locator { css xpath text label } framePath shadowPath hidden honeypot hiddenReason stepIndex revealedBy } \
+             locator { css xpath text label } framePath shadowPath hidden honeypot hiddenReason stepIndex revealedBy \
+             shownWhen { field values } after { field orEqual } } \
     submitControl { text locator { css text label } framePath submitsForm } \
     steps { index next { text locator { css text } } } \
     login { fields { secret locator { css label } } submit { text } } \
@@ -263,6 +264,27 @@ fn check_analysis(page: &str, a: &Value) {
             assert_eq!(login["submit"]["text"], "Log in");
             assert_eq!(shown, ["display_name", "theme"]);
         }
+        "reveal" => {
+            let company = field(a, "company");
+            assert_eq!(company["revealedBy"], "kind", "{company}");
+            assert_eq!(
+                company["shownWhen"],
+                json!({ "field": "kind", "values": ["business"] })
+            );
+            assert_eq!(field(a, "vat")["shownWhen"]["values"], json!(["business"]));
+            assert_eq!(
+                field(a, "promo")["shownWhen"],
+                json!({ "field": "has_promo", "values": ["true"] })
+            );
+            assert_eq!(field(a, "email")["shownWhen"], Value::Null);
+        }
+        "dates" => {
+            assert_eq!(
+                field(a, "end")["after"],
+                json!({ "field": "start", "orEqual": false })
+            );
+            assert_eq!(field(a, "start")["after"], Value::Null);
+        }
         other => panic!("no expectations for {other}"),
     }
 }
@@ -306,7 +328,8 @@ async fn every_corpus_page_is_analyzed_generated_and_run(backend: Backend) {
             .gql(
                 &eng,
                 "mutation($i: GenerateScenariosInput!) { generateScenarios(input: $i) { id name kind expectedOutcome inputs } }",
-                json!({ "i": { "workflowId": wid, "count": 2, "seed": 11 } }),
+                // Rules between fields get a third scenario of each kind to reach them.
+                json!({ "i": { "workflowId": wid, "count": if ["reveal", "dates"].contains(page) { 3 } else { 2 }, "seed": 11 } }),
             )
             .await;
         let scenarios = g.data()["generateScenarios"].as_array().unwrap().clone();

@@ -64,6 +64,8 @@ impl FormSite {
 
 /// The corpus: every page the tests analyze, generate for and run.
 pub const PAGES: &[&str] = &[
+    "reveal",
+    "dates",
     "constraints",
     "labels",
     "groups",
@@ -87,6 +89,8 @@ fn html_of(page: &str) -> Option<&'static str> {
         "spinner" => SPINNER,
         "upload" => UPLOAD,
         "honeypot" => HONEYPOT,
+        "reveal" => REVEAL,
+        "dates" => DATES,
         _ => return None,
     })
 }
@@ -335,6 +339,27 @@ fn check(page: &str, fields: &Fields) -> Vec<String> {
         "account" => {
             c.required("display_name").length("display_name", 3, 30);
             c.one_of("theme", &["light", "dark"]);
+        }
+        "reveal" => {
+            c.required("email").matches("email", EMAIL);
+            c.required("kind").one_of("kind", &["personal", "business"]);
+            if c.get("kind") == "business" {
+                c.required("company").length("company", 2, 60);
+                c.required("vat").matches("vat", "[A-Z]{2}[0-9]{8,10}");
+            } else if !c.get("company").is_empty() || !c.get("vat").is_empty() {
+                c.fail("company", "is only for business accounts");
+            }
+            if c.get("has_promo") == "yes" {
+                c.required("promo").matches("promo", "[A-Z0-9]{6}");
+            }
+        }
+        "dates" => {
+            c.required("start")
+                .between("start", "2026-01-01", "2026-12-31");
+            c.required("end").between("end", "2026-01-01", "2026-12-31");
+            if !c.get("start").is_empty() && c.get("end") <= c.get("start") {
+                c.fail("end", "must be after the start date");
+            }
         }
         _ => c.errors.push("unknown form".into()),
     }
@@ -586,3 +611,39 @@ const ACCOUNT: &str = r#"<!doctype html><html><head><title>Account</title></head
   <p><label for="theme">Theme</label> <select id="theme" name="theme"><option value="light">Light</option><option value="dark">Dark</option></select></p>
   <button type="submit">Save profile</button>
 </form></body></html>"#;
+
+const REVEAL: &str = r#"<!doctype html><html><head><title>Reveal</title></head><body>
+<h1>Open an account</h1>
+<form method="post">
+  <p><label for="email">E-mail</label> <input id="email" name="email" type="email" required></p>
+  <p><label for="kind">Account type</label> <select id="kind" name="kind" required>
+    <option value="">Choose…</option><option value="personal">Personal</option><option value="business">Business</option></select></p>
+  <div id="business" hidden>
+    <p><label for="company">Company name</label> <input id="company" name="company" required minlength="2" maxlength="60" disabled></p>
+    <p><label for="vat">VAT number</label> <input id="vat" name="vat" required pattern="[A-Z]{2}[0-9]{8,10}" disabled></p>
+  </div>
+  <p><label><input type="checkbox" id="has_promo" name="has_promo" value="yes"> I have a promo code</label></p>
+  <p id="promo-row" hidden><label for="promo">Promo code</label> <input id="promo" name="promo" required pattern="[A-Z0-9]{6}" disabled></p>
+  <button type="submit">Open account</button>
+</form>
+<script>
+// Like real pages: what is hidden is disabled too, so the browser neither checks nor sends it.
+const toggle = (box, on) => { box.hidden = !on; box.querySelectorAll('input').forEach((i) => { i.disabled = !on; }); };
+document.getElementById('kind').addEventListener('change', (e) => toggle(document.getElementById('business'), e.target.value === 'business'));
+document.getElementById('has_promo').addEventListener('change', (e) => toggle(document.getElementById('promo-row'), e.target.checked));
+</script></body></html>"#;
+
+const DATES: &str = r#"<!doctype html><html><head><title>Dates</title></head><body>
+<h1>Plan a trip</h1>
+<form method="post">
+  <p><label for="start">Start date</label> <input id="start" name="start" type="date" min="2026-01-01" max="2026-12-31" required></p>
+  <p><label for="end">End date</label> <input id="end" name="end" type="date" min="2026-01-01" max="2026-12-31" required></p>
+  <button type="submit">Plan</button>
+</form>
+<script>
+// A rule HTML attributes cannot say: the end comes after the start.
+const start = document.getElementById('start'), end = document.getElementById('end');
+const check = () => end.setCustomValidity(start.value && end.value && end.value <= start.value ? 'The end date must be after the start date' : '');
+start.addEventListener('input', check); end.addEventListener('input', check);
+start.addEventListener('change', check); end.addEventListener('change', check);
+</script></body></html>"#;

@@ -120,6 +120,31 @@ pub struct InputField {
     /// A FILE field's `accept` (`.pdf,image/*`): generated files match it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accept: Option<String>,
+    /// The page shows the field only for some choices of an earlier field (a select
+    /// revealing more inputs); otherwise it is left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown_when: Option<ShownWhen>,
+    /// The value must come after an earlier field's of the same type (an end date after
+    /// its start date): a rule of the page's own script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<After>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShownWhen {
+    pub field: String,
+    /// The trigger's values that show it (`"true"` for a checkbox).
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct After {
+    pub field: String,
+    /// The same value is allowed too.
+    #[serde(default)]
+    pub or_equal: bool,
 }
 
 impl InputField {
@@ -138,6 +163,8 @@ impl InputField {
             options: vec![],
             label: None,
             accept: None,
+            shown_when: None,
+            after: None,
         }
     }
 }
@@ -374,6 +401,28 @@ pub fn check_schema(p: &mut Problems, prefix: &str, fields: &[InputField]) {
                 p.add(at("pattern"), format!("not used by {} fields", t.as_str()));
             } else if let Err(e) = values::compile_pattern(pattern) {
                 p.add(at("pattern"), e);
+            }
+        }
+        if let Some(w) = &f.shown_when {
+            match fields[..i].iter().find(|o| o.name == w.field) {
+                None => p.add(at("shownWhen.field"), "the name of an earlier field"),
+                Some(o) if !o.field_type.has_options() => {
+                    p.add(at("shownWhen.field"), "a SELECT, RADIO or CHECKBOX field")
+                }
+                Some(_) if w.values.is_empty() || w.values.len() > 100 => {
+                    p.add(at("shownWhen.values"), "1 to 100 values")
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(a) = &f.after {
+            match fields[..i].iter().find(|o| o.name == a.field) {
+                None => p.add(at("after.field"), "the name of an earlier field"),
+                Some(o) if o.field_type != t || !t.is_ranged() => p.add(
+                    at("after.field"),
+                    "a field of the same NUMBER, DATE, TIME or DATETIME type",
+                ),
+                Some(_) => {}
             }
         }
         if f.label.as_ref().is_some_and(|l| l.chars().count() > 500) {

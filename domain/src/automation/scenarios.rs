@@ -122,8 +122,7 @@ pub fn check_inputs(
         return;
     }
     for field in schema {
-        let value = map.get(&field.name).unwrap_or(&Value::Null);
-        if let Some(why) = values::violation(field, value) {
+        if let Some(why) = values::violation_in(field, inputs) {
             p.add(format!("{prefix}.{}", field.name), why);
         }
     }

@@ -246,6 +246,60 @@ fn text_violation(field: &InputField, text: &str) -> Option<String> {
     None
 }
 
+/// The page shows `field` for these inputs (its `shownWhen` holds, or it has none).
+pub fn is_shown(field: &InputField, inputs: &Value) -> bool {
+    let Some(w) = &field.shown_when else {
+        return true;
+    };
+    let holds = |v: &Value| match v {
+        Value::String(s) => w.values.contains(s),
+        Value::Bool(b) => w.values.contains(&b.to_string()),
+        _ => false,
+    };
+    match inputs.get(&w.field) {
+        Some(Value::Array(items)) => items.iter().any(holds),
+        Some(v) => holds(v),
+        None => false,
+    }
+}
+
+/// Why `field`'s value breaks a rule between fields (`after`), if it does.
+pub fn relation_violation(field: &InputField, inputs: &Value) -> Option<String> {
+    let after = field.after.as_ref()?;
+    let t = field.field_type;
+    let mine = inputs.get(&field.name).and_then(as_text)?;
+    let theirs = inputs.get(&after.field).and_then(as_text)?;
+    let (a, b) = (parse_ranged(t, &theirs)?, parse_ranged(t, &mine)?);
+    let ok = if after.or_equal { b >= a } else { b > a };
+    (!ok).then(|| {
+        format!(
+            "must be after {}{} ({theirs})",
+            after.field,
+            if after.or_equal { " or the same" } else { "" }
+        )
+    })
+}
+
+/// Every rule of `field` for these inputs: its own constraints when the page shows it
+/// (a hidden field must be left out), and its relation to other fields.
+pub fn violation_in(field: &InputField, inputs: &Value) -> Option<String> {
+    let value = inputs.get(&field.name).unwrap_or(&Value::Null);
+    if !is_shown(field, inputs) {
+        let absent = !matches!(value, Value::Bool(_)) && is_blank(value);
+        return (!absent).then(|| {
+            format!(
+                "the page shows it only when {} is one of {}",
+                field.shown_when.as_ref().map_or("", |w| w.field.as_str()),
+                field
+                    .shown_when
+                    .as_ref()
+                    .map_or(String::new(), |w| w.values.join(", "))
+            )
+        });
+    }
+    violation(field, value).or_else(|| relation_violation(field, inputs))
+}
+
 /// A CSV cell as the field's value: numbers stay text (the browser types them), a
 /// checkbox reads `true/false/1/0/yes/no/on/off`, a checkbox group `a|b`; empty is absent.
 pub fn from_cell(field: &InputField, cell: &str) -> Result<Option<Value>, String> {

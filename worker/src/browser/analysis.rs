@@ -11,7 +11,7 @@ use domain::automation::analysis::model::{
     Analysis, AnalyzedField, Control, Login, LoginField, Success, WizardStep,
 };
 use domain::automation::analysis::steps as plan_steps;
-use domain::automation::definition::{FieldType, Locator, Step};
+use domain::automation::definition::{After, FieldType, Locator, ShownWhen, Step};
 use domain::automation::{generation, values};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -59,6 +59,8 @@ struct RawField {
     hints: Vec<String>,
     concealment: Option<String>,
     form: Option<String>,
+    /// The page's own script says the value is wrong (`setCustomValidity`).
+    custom_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,6 +101,10 @@ struct Tracked {
     name: String,
     shown_at: Option<i32>,
     revealed_by: Option<String>,
+    shown_when: Option<ShownWhen>,
+    after: Option<After>,
+    /// What the walk typed into it.
+    value: Option<Value>,
     filled: bool,
 }
 
@@ -166,6 +172,8 @@ impl Tracked {
             }),
             step_index: self.shown_at.unwrap_or(last_step),
             revealed_by: self.revealed_by.clone(),
+            shown_when: self.shown_when.clone(),
+            after: self.after.clone(),
         }
     }
 }
@@ -378,23 +386,29 @@ impl Walker<'_> {
                     break;
                 }
                 for i in todo {
-                    let t = &tracked[i];
-                    let field = t.analyzed(index);
+                    let field = tracked[i].analyzed(index);
                     tracked[i].filled = true;
                     let Some(value) = generation::valid_value(&field.input_field(), WALK_SEED)
                     else {
                         warnings.push(format!("{}: no valid value to move on with", field.name));
                         continue;
                     };
-                    let inputs = json!({ field.name.clone(): value });
-                    let fill = plan_steps::fill(&field, &format!("{{{{input.{}}}}}", field.name));
-                    if let Err(e) = self.run(&fill, &inputs).await {
+                    let choice = matches!(field.field_type, FieldType::Select | FieldType::Radio)
+                        || (field.field_type == FieldType::Checkbox && field.options.is_empty());
+                    let unseen = tracked
+                        .iter()
+                        .any(|t| t.shown_at.is_none() && t.raw.hints.is_empty());
+                    let value = if choice && unseen {
+                        self.explore(&field, value, &mut tracked, &frame, &form, index)
+                            .await?
+                    } else {
+                        value
+                    };
+                    if let Err(e) = self.set(&field, &value).await {
                         warnings.push(format!("{}: filling it failed: {}", field.name, message(e)));
                     }
-                    if matches!(
-                        field.field_type,
-                        FieldType::Select | FieldType::Radio | FieldType::Checkbox
-                    ) {
+                    tracked[i].value = Some(value);
+                    if choice || field.field_type == FieldType::Checkbox {
                         last_choice = Some(field.name.clone());
                         // A choice may reveal fields: read again before going on.
                         reads = self.read_all().await?;
@@ -417,6 +431,8 @@ impl Walker<'_> {
                     index,
                     last_choice.clone(),
                 );
+                self.probe_relations(&mut tracked, &reads, &frame, &form)
+                    .await?;
             }
             let controls = controls_of(&reads, &frame, &form);
             let next = controls.iter().find(|c| c.next && !c.back).cloned();
@@ -489,6 +505,141 @@ impl Walker<'_> {
             warnings,
             duration_ms: started.elapsed().as_millis() as i64,
         })
+    }
+
+    /// Gives `field` the value, as a workflow's steps would.
+    async fn set(&self, field: &AnalyzedField, value: &Value) -> Result<(), StepError> {
+        let inputs = json!({ field.name.clone(): value });
+        let fill = plan_steps::fill(field, &format!("{{{{input.{}}}}}", field.name));
+        self.run(&fill, &inputs).await
+    }
+
+    /// Tries each choice of `field` (at most a dozen) and notes which fields each one
+    /// shows; returns the choice that shows the most (else `value`), with the fields it
+    /// reveals marked `shownWhen`.
+    async fn explore(
+        &self,
+        field: &AnalyzedField,
+        value: Value,
+        tracked: &mut Vec<Tracked>,
+        frame: &[String],
+        form: &Option<String>,
+        step: i32,
+    ) -> Result<Value, WalkError> {
+        let choices: Vec<(String, Value)> = if field.field_type == FieldType::Checkbox {
+            vec![("true".into(), json!(true)), ("false".into(), json!(false))]
+        } else {
+            field
+                .options
+                .iter()
+                .take(12)
+                .map(|o| (o.clone(), json!(o)))
+                .collect()
+        };
+        let shown_now = |reads: &[FrameRead]| -> BTreeSet<String> {
+            reads
+                .iter()
+                .filter(|r| r.path == frame)
+                .flat_map(|r| {
+                    r.snap
+                        .fields
+                        .iter()
+                        .filter(|f| f.shown && (form.is_none() || &f.form == form))
+                        .map(|f| format!("{} || {}", r.path.join(" >> "), f.key))
+                })
+                .collect()
+        };
+        let before = shown_now(&self.read_all().await?);
+        let mut reveals: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut best: Option<(usize, Value)> = None;
+        for (label, v) in &choices {
+            if self.set(field, v).await.is_err() {
+                continue;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = shown_now(&self.read_all().await?);
+            let new: Vec<&String> = now.difference(&before).collect();
+            for k in &new {
+                reveals.entry((*k).clone()).or_default().push(label.clone());
+            }
+            if !new.is_empty() && best.as_ref().is_none_or(|(n, _)| new.len() > *n) {
+                best = Some((new.len(), v.clone()));
+            }
+        }
+        let chosen = best.map_or(value, |(_, v)| v);
+        self.set(field, &chosen)
+            .await
+            .map_err(|e| WalkError::Page(format!("{}: {}", field.name, message(e))))?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let reads = self.read_all().await?;
+        merge(tracked, &reads, frame, form, step, Some(field.name.clone()));
+        for t in tracked.iter_mut() {
+            if let Some(values) = reveals.get(&t.key()) {
+                t.revealed_by = Some(field.name.clone());
+                t.shown_when = Some(ShownWhen {
+                    field: field.name.clone(),
+                    values: values.clone(),
+                });
+                if t.shown_at.is_none() {
+                    t.shown_at = Some(step);
+                }
+            }
+        }
+        Ok(chosen)
+    }
+
+    /// A ranged field the page's script marks wrong once filled (`setCustomValidity`)
+    /// is probed against the earlier fields of its type: when a value just after one of
+    /// them clears the error, the field must come after it.
+    async fn probe_relations(
+        &self,
+        tracked: &mut [Tracked],
+        reads: &[FrameRead],
+        frame: &[String],
+        form: &Option<String>,
+    ) -> Result<(), WalkError> {
+        let custom = |reads: &[FrameRead], key: &str| {
+            reads.iter().filter(|r| r.path == frame).any(|r| {
+                r.snap.fields.iter().any(|f| {
+                    f.custom_error.is_some()
+                        && format!("{} || {}", r.path.join(" >> "), f.key) == key
+                        && (form.is_none() || &f.form == form)
+                })
+            })
+        };
+        for b in 0..tracked.len() {
+            let t = tracked[b].field_type();
+            if !t.is_ranged() || tracked[b].after.is_some() || !custom(reads, &tracked[b].key()) {
+                continue;
+            }
+            let field_b = tracked[b].analyzed(0);
+            for a in 0..b {
+                if tracked[a].field_type() != t {
+                    continue;
+                }
+                let Some(other) = tracked[a].value.as_ref().and_then(values::as_text) else {
+                    continue;
+                };
+                let input_b = field_b.input_field();
+                let Some(just_after) = generation::shift(&input_b, &other, 1) else {
+                    continue;
+                };
+                let _ = self.set(&field_b, &json!(just_after)).await;
+                if custom(&self.read_all().await?, &tracked[b].key()) {
+                    continue;
+                }
+                let _ = self.set(&field_b, &json!(other)).await;
+                let or_equal = !custom(&self.read_all().await?, &tracked[b].key());
+                let _ = self.set(&field_b, &json!(just_after)).await;
+                tracked[b].value = Some(json!(just_after));
+                tracked[b].after = Some(After {
+                    field: tracked[a].name.clone(),
+                    or_equal,
+                });
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// The page asks for credentials the target holds: fill them from its secrets and
@@ -736,6 +887,9 @@ fn merge(
                         frame_path: r.path.clone(),
                         shown_at: f.shown.then_some(step),
                         revealed_by: if f.shown { revealed_by.clone() } else { None },
+                        shown_when: None,
+                        after: None,
+                        value: None,
                         filled: false,
                     });
                 }

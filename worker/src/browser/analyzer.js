@@ -175,7 +175,7 @@ for (const { el, hosts } of controls) {
     if (isGroup) {
       f.options.push(el.value);
       f.required = f.required || el.required;
-      f.shown = f.shown || shown(el) || (el.labels && [...el.labels].some(shown));
+      f.shown = f.shown || (!el.disabled && (shown(el) || (el.labels && [...el.labels].some(shown))));
       f.elements.push(el);
     }
     continue;
@@ -208,7 +208,9 @@ for (const { el, hosts } of controls) {
     multiple: !!el.multiple,
     locator,
     shadowPath: hosts,
-    shown: shown(el) || (isGroup && el.labels && [...el.labels].some(shown)),
+    // A disabled control is not filled by anyone (pages disable what they hide).
+    shown: !el.disabled && (shown(el) || (isGroup && el.labels && [...el.labels].some(shown))),
+    customError: el.validity && el.validity.customError ? el.validationMessage : null,
     hints: hints(el),
     form: el.form ? cssPath(el.form) : (el.closest('form') ? cssPath(el.closest('form')) : null),
     elements: [el],

@@ -4,7 +4,7 @@ use async_graphql::{ID, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::automation::analysis::{self, model};
 
-use crate::graphql::automation::definition::{FieldType, Locator};
+use crate::graphql::automation::definition::{After, FieldType, Locator, ShownWhen};
 use crate::graphql::jobs::types::{JobStatus, status_of};
 
 /// A form read in a real browser: its fields, its steps and its submit control. Its
@@ -77,6 +77,10 @@ pub struct AnalyzedField {
     pub step_index: i32,
     /// The field whose choice revealed it.
     pub revealed_by: Option<String>,
+    /// The choices of `revealedBy` that show it.
+    pub shown_when: Option<ShownWhen>,
+    /// A rule of the page's script, found by probing: the value comes after this field's.
+    pub after: Option<After>,
 }
 
 #[derive(SimpleObject)]
@@ -178,6 +182,14 @@ impl From<analysis::FormAnalysis> for FormAnalysis {
                     hidden_reason: f.hidden_reason,
                     step_index: f.step_index,
                     revealed_by: f.revealed_by,
+                    shown_when: f.shown_when.map(|w| ShownWhen {
+                        field: w.field,
+                        values: w.values,
+                    }),
+                    after: f.after.map(|a| After {
+                        field: a.field,
+                        or_equal: a.or_equal,
+                    }),
                 })
                 .collect(),
             submit_control: result.submit_control.map(control),

@@ -84,6 +84,38 @@ pub struct InputFieldInput {
     pub label: Option<String>,
     /// A FILE field's accepted types, as HTML's `accept` (`.pdf,image/*`).
     pub accept: Option<String>,
+    /// The page shows this field only for some values of an earlier choice field.
+    pub shown_when: Option<ShownWhenInput>,
+    /// The value must come after an earlier field's of the same type (end after start).
+    pub after: Option<AfterInput>,
+}
+
+#[derive(InputObject)]
+pub struct ShownWhenInput {
+    /// An earlier SELECT, RADIO or CHECKBOX field.
+    pub field: String,
+    /// Its values that show this field (`"true"` for a lone checkbox).
+    pub values: Vec<String>,
+}
+
+#[derive(InputObject)]
+pub struct AfterInput {
+    pub field: String,
+    /// The same value is allowed too.
+    #[graphql(default)]
+    pub or_equal: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct ShownWhen {
+    pub field: String,
+    pub values: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct After {
+    pub field: String,
+    pub or_equal: bool,
 }
 
 #[derive(SimpleObject)]
@@ -101,6 +133,8 @@ pub struct InputField {
     pub options: Vec<String>,
     pub label: Option<String>,
     pub accept: Option<String>,
+    pub shown_when: Option<ShownWhen>,
+    pub after: Option<After>,
 }
 
 /// Exactly one strategy. `label` finds a field by its `<label for>`, a wrapping label,
@@ -165,6 +199,14 @@ pub fn schema_into_domain(input: Vec<InputFieldInput>) -> Vec<def::InputField> {
             options: f.options.unwrap_or_default(),
             label: f.label,
             accept: f.accept,
+            shown_when: f.shown_when.map(|w| def::ShownWhen {
+                field: w.field,
+                values: w.values,
+            }),
+            after: f.after.map(|a| def::After {
+                field: a.field,
+                or_equal: a.or_equal,
+            }),
         })
         .collect()
 }
@@ -204,6 +246,14 @@ impl From<def::InputField> for InputField {
             options: f.options,
             label: f.label,
             accept: f.accept,
+            shown_when: f.shown_when.map(|w| ShownWhen {
+                field: w.field,
+                values: w.values,
+            }),
+            after: f.after.map(|a| After {
+                field: a.field,
+                or_equal: a.or_equal,
+            }),
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::automation::definition::{FieldType, InputField, Locator};
+use crate::automation::definition::{After, FieldType, InputField, Locator, ShownWhen};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,6 +91,12 @@ pub struct AnalyzedField {
     /// The field whose choice revealed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revealed_by: Option<String>,
+    /// The choices of `revealedBy` that show it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown_when: Option<ShownWhen>,
+    /// A rule of the page's script found by probing: it must come after this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<After>,
 }
 
 impl AnalyzedField {
@@ -114,6 +120,8 @@ impl AnalyzedField {
             },
             label: self.label.clone(),
             accept: self.accept.clone().filter(|_| t == FieldType::File),
+            shown_when: self.shown_when.clone(),
+            after: self.after.clone().filter(|_| t.is_ranged()),
         }
     }
 

@@ -77,6 +77,36 @@ impl<'a> FieldGen<'a> {
         }
     }
 
+    /// A valid value after `other` (this field's `after` rule), on the field's step.
+    pub fn valid_after(
+        &self,
+        rng: &mut impl Rng,
+        other: &str,
+        or_equal: bool,
+    ) -> Result<Value, String> {
+        let r = Range::of(self.field, self.meaning)?;
+        let a = parse_ranged(self.field.field_type, other)
+            .ok_or_else(|| format!("{other:?} is not a value to come after"))?;
+        let at = (a - r.base) / r.step;
+        let from = if or_equal {
+            (at - 1e-9).ceil() as i64
+        } else {
+            (at + 1e-9).floor() as i64 + 1
+        };
+        let first = from.max(r.first);
+        if first > r.last {
+            return Err(format!("no value after {other} up to the maximum"));
+        }
+        Ok(json!(r.format(rng.random_range(first..=r.last))))
+    }
+
+    /// `other` moved by `steps` of this field's step (the value just after, or before).
+    pub fn shifted(&self, other: &str, steps: i64) -> Option<String> {
+        let r = Range::of(self.field, self.meaning).ok()?;
+        let a = parse_ranged(self.field.field_type, other)?;
+        Some(r.format_value(a + steps as f64 * r.step))
+    }
+
     /// A text of the field's kind, of exactly `len` characters when given.
     fn valid_text(&self, rng: &mut impl Rng, len: Option<usize>) -> Result<String, String> {
         let f = self.field;
@@ -239,6 +269,16 @@ impl<'a> FieldGen<'a> {
             }
             _ => {}
         }
+        if let Some(a) = f.after.as_ref().filter(|_| f.field_type.is_ranged()) {
+            out.insert(
+                0,
+                Variant {
+                    what: format!("just after {}", a.field),
+                    constraint: "after",
+                    value: None,
+                },
+            );
+        }
         out
     }
 
@@ -261,6 +301,9 @@ impl<'a> FieldGen<'a> {
             push("missing (required)".into(), "required", empty);
         }
         let t = f.field_type;
+        if let Some(a) = f.after.as_ref().filter(|_| t.is_ranged()) {
+            push(format!("not after {}", a.field), "notAfter", None);
+        }
         if t.is_ranged()
             && let Ok(r) = Range::of(f, self.meaning)
         {

@@ -11,7 +11,7 @@ mod pattern;
 use std::collections::BTreeMap;
 
 use entity::scenario;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Map, Value, json};
@@ -59,6 +59,11 @@ pub fn valid_value(field: &InputField, seed: i64) -> Option<Value> {
     FieldGen::new(field).valid(&mut rng(seed, BASE, 0)).ok()
 }
 
+/// `value` moved by `steps` of `field`'s step (for probing a rule between fields).
+pub fn shift(field: &InputField, value: &str, steps: i64) -> Option<String> {
+    FieldGen::new(field).shifted(value, steps)
+}
+
 /// A seed for a request without one: small, so it reads well in names and tags.
 pub fn random_seed() -> i64 {
     i64::from(rand::random::<u16>())
@@ -97,16 +102,61 @@ pub fn generate(schema: &[InputField], req: &Request) -> Result<Generation, Prob
     if !p.is_empty() {
         return Err(p);
     }
-    let base = |purpose: u64, index: u64| -> Map<String, Value> {
+    // Which values of a choice field show others (`shownWhen`): a scenario that means to
+    // cover the dependent fields picks one of them.
+    let mut revealing: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for f in schema {
+        if let Some(w) = &f.shown_when {
+            revealing
+                .entry(w.field.as_str())
+                .or_default()
+                .extend(&w.values);
+        }
+    }
+    let base = |purpose: u64, index: u64, reveal: bool| -> Map<String, Value> {
         let mut r = rng(req.seed, purpose, index);
         let mut map = Map::new();
         for g in &gens {
-            if let Ok(v) = g.valid(&mut r) {
-                map.insert(g.field.name.clone(), v);
+            let f = g.field;
+            if !values::is_shown(f, &Value::Object(map.clone())) {
+                continue;
             }
+            let value = match &f.after {
+                Some(a) => match map.get(&a.field).and_then(values::as_text) {
+                    Some(other) => g.valid_after(&mut r, &other, a.or_equal),
+                    None => g.valid(&mut r),
+                },
+                None => g.valid(&mut r),
+            };
+            let Ok(mut value) = value else { continue };
+            if reveal && let Some(choices) = revealing.get(f.name.as_str()) {
+                let pick = choices[r.random_range(0..choices.len())].clone();
+                value = match (&value, f.options.is_empty()) {
+                    (Value::Bool(_), _) => Value::Bool(pick == "true"),
+                    (Value::Array(_), false) => json!([pick]),
+                    _ => Value::String(pick),
+                };
+            }
+            map.insert(f.name.clone(), value);
         }
         map
     };
+    // Fields the page would no longer show (their trigger changed or was left out).
+    let prune = |map: &mut Map<String, Value>| loop {
+        let current = Value::Object(map.clone());
+        let hidden: Vec<String> = schema
+            .iter()
+            .filter(|f| map.contains_key(&f.name) && !values::is_shown(f, &current))
+            .map(|f| f.name.clone())
+            .collect();
+        if hidden.is_empty() {
+            break;
+        }
+        for name in hidden {
+            map.remove(&name);
+        }
+    };
+    let dependent = |f: &InputField| f.shown_when.is_some();
     let seed = req.seed;
     let tags = |extra: Option<String>| -> Vec<String> {
         let mut t = vec!["generated".to_owned(), format!("seed:{seed}")];
@@ -120,7 +170,8 @@ pub fn generate(schema: &[InputField], req: &Request) -> Result<Generation, Prob
                     out.scenarios.push(Generated {
                         name: format!("VALID {} · seed {seed}", i + 1),
                         kind: Kind::Valid,
-                        inputs: Value::Object(base(VALID, i as u64)),
+                        // Every other one shows the fields a choice reveals.
+                        inputs: Value::Object(base(VALID, i as u64, i % 2 == 0)),
                         tags: tags(None),
                     });
                 }
@@ -142,13 +193,16 @@ pub fn generate(schema: &[InputField], req: &Request) -> Result<Generation, Prob
                     ));
                 }
                 for (j, (field, edge)) in round_robin(per_field).take(req.count).enumerate() {
-                    let mut inputs = base(EDGES, 1_000_000 + j as u64);
+                    let reveal = field != usize::MAX && dependent(&schema[field]);
+                    let mut inputs = base(EDGES, 1_000_000 + j as u64, reveal);
                     let (name, tag) = if field == usize::MAX {
                         inputs.retain(|k, _| schema.iter().any(|f| &f.name == k && f.required));
+                        prune(&mut inputs);
                         (edge.what.clone(), "edge:optional".to_owned())
                     } else {
                         let f = &schema[field];
-                        set(&mut inputs, &f.name, edge.value.clone());
+                        let value = relative(&gens[field], &edge, &inputs);
+                        set(&mut inputs, &f.name, value);
                         (
                             format!("{} {}", f.name, edge.what),
                             format!("edge:{}:{}", f.name, edge.constraint),
@@ -170,8 +224,10 @@ pub fn generate(schema: &[InputField], req: &Request) -> Result<Generation, Prob
                     .collect();
                 for (j, (field, broken)) in round_robin(per_field).take(req.count).enumerate() {
                     let f = &schema[field];
-                    let mut inputs = base(BROKEN, 1_000_000 + j as u64);
-                    set(&mut inputs, &f.name, broken.value.clone());
+                    let mut inputs = base(BROKEN, 1_000_000 + j as u64, dependent(f));
+                    let value = relative(&gens[field], &broken, &inputs);
+                    set(&mut inputs, &f.name, value);
+                    prune(&mut inputs);
                     out.scenarios.push(Generated {
                         name: format!("INVALID {} {} · seed {seed}", f.name, broken.what),
                         kind: Kind::Invalid,
@@ -194,7 +250,9 @@ pub fn generate(schema: &[InputField], req: &Request) -> Result<Generation, Prob
             .map(|t| t.chars().take(50).collect())
             .collect();
     }
-    debug_assert!(out.scenarios.iter().all(|s| checks(schema, s)));
+    // A value that cannot hold with the others (an end date when the start is at the
+    // maximum) drops its scenario rather than save one that lies about its kind.
+    out.scenarios.retain(|s| checks(schema, s));
     Ok(out)
 }
 
@@ -203,12 +261,27 @@ pub fn generate(schema: &[InputField], req: &Request) -> Result<Generation, Prob
 pub fn checks(schema: &[InputField], s: &Generated) -> bool {
     let broken = schema
         .iter()
-        .filter(|f| values::violation(f, s.inputs.get(&f.name).unwrap_or(&Value::Null)).is_some())
+        .filter(|f| values::violation_in(f, &s.inputs).is_some())
         .count();
     match s.kind {
         Kind::Invalid => broken == 1,
         _ => broken == 0,
     }
+}
+
+/// A variant's value; one relative to another field (`after`) is computed from the
+/// scenario's value of it.
+fn relative(g: &FieldGen, v: &Variant, inputs: &Map<String, Value>) -> Option<Value> {
+    let (Some(after), "after" | "notAfter") = (&g.field.after, v.constraint) else {
+        return v.value.clone();
+    };
+    let other = inputs.get(&after.field).and_then(values::as_text)?;
+    let steps = match (v.constraint, after.or_equal) {
+        ("after", true) | ("notAfter", false) => 0,
+        ("after", false) => 1,
+        _ => -1,
+    };
+    g.shifted(&other, steps).map(Value::String)
 }
 
 fn set(map: &mut Map<String, Value>, name: &str, value: Option<Value>) {
@@ -550,6 +623,71 @@ mod tests {
         let g = generate(&schema, &all(2, 1)).unwrap();
         assert_eq!(g.unfilled[0].0, "nick");
         assert!(g.scenarios.iter().all(|s| s.inputs.get("nick").is_none()));
+    }
+
+    #[test]
+    fn revealed_fields_follow_their_choice_and_dates_keep_their_order() {
+        use crate::automation::definition::{After, ShownWhen};
+        let schema = vec![
+            f("kind", FieldType::Select, |x| {
+                x.options = vec!["personal".into(), "business".into()];
+            }),
+            f("company", FieldType::Text, |x| {
+                x.shown_when = Some(ShownWhen {
+                    field: "kind".into(),
+                    values: vec!["business".into()],
+                });
+            }),
+            f("start", FieldType::Date, |x| {
+                x.min = Some("2026-01-01".into());
+                x.max = Some("2026-12-31".into());
+            }),
+            f("end", FieldType::Date, |x| {
+                x.min = Some("2026-01-01".into());
+                x.max = Some("2026-12-31".into());
+                x.after = Some(After {
+                    field: "start".into(),
+                    or_equal: false,
+                });
+            }),
+        ];
+        let g = generate(&schema, &all(50, 3)).unwrap().scenarios;
+        for s in &g {
+            assert!(checks(&schema, s), "{} {}", s.name, s.inputs);
+            let business = s.inputs["kind"] == "business";
+            if s.kind != Kind::Invalid {
+                assert_eq!(s.inputs.get("company").is_some(), business, "{}", s.inputs);
+                assert!(
+                    s.inputs["end"].as_str() > s.inputs["start"].as_str(),
+                    "{}",
+                    s.inputs
+                );
+            }
+        }
+        let valid: Vec<&Generated> = g.iter().filter(|s| s.kind == Kind::Valid).collect();
+        assert_eq!(
+            valid[0].inputs["kind"], "business",
+            "the first VALID shows what a choice reveals"
+        );
+        assert!(
+            valid.iter().any(|s| s.inputs["kind"] == "personal"),
+            "others choose freely"
+        );
+        let tagged = |tag: &str| g.iter().find(|s| s.tags.iter().any(|t| t == tag)).unwrap();
+        let just = &tagged("edge:end:after").inputs;
+        let day =
+            |v: &Value| chrono::NaiveDate::parse_from_str(v.as_str().unwrap(), "%Y-%m-%d").unwrap();
+        assert_eq!(
+            day(&just["end"]) - day(&just["start"]),
+            chrono::Duration::days(1)
+        );
+        let not_after = &tagged("violates:end:notAfter").inputs;
+        assert_eq!(not_after["end"], not_after["start"]);
+        let missing = &tagged("violates:company:required").inputs;
+        assert_eq!(
+            (missing["kind"].as_str(), missing.get("company")),
+            (Some("business"), None)
+        );
     }
 
     #[test]
