@@ -93,6 +93,18 @@ pub struct RunsConfig {
     pub chromium: Option<String>,
 }
 
+/// The OpenAI-compatible chat-completions endpoint scenario generation may ask about
+/// fields its rules cannot decide. Off unless `base_url` is set (and the org enables it).
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+    pub model: String,
+    pub timeout_ms: u64,
+    /// Tokens per organization and calendar month (UTC), unless the org sets its own.
+    pub monthly_token_cap: u64,
+}
+
 /// The job system's timings and limits (worker processes, and in-process when embedded).
 #[derive(Debug, Clone)]
 pub struct JobsConfig {
@@ -148,6 +160,7 @@ pub struct Config {
     pub sla_sweep_secs: u64,
     pub jobs: JobsConfig,
     pub runs: RunsConfig,
+    pub llm: LlmConfig,
     /// The server's external base URL (local object links); default `http://` + listen address.
     pub public_url: Option<String>,
     /// HMAC key for local object links; default: generated once into `OPSDECK_DATA_DIR`.
@@ -389,6 +402,27 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "OPSDECK_CHROMIUM",
         "chromium on PATH",
         "The Chromium (or Chrome) binary runs drive.",
+    ),
+    (
+        "OPSDECK_LLM_BASE_URL",
+        "",
+        "An OpenAI-compatible endpoint (`…/v1`) scenario generation may ask about fields its rules cannot decide; unset, no model is ever called.",
+    ),
+    (
+        "OPSDECK_LLM_API_KEY",
+        "",
+        "Bearer token for OPSDECK_LLM_BASE_URL.",
+    ),
+    ("OPSDECK_LLM_MODEL", "gpt-4o-mini", "The model asked."),
+    (
+        "OPSDECK_LLM_TIMEOUT_MS",
+        "10000",
+        "One call's time limit; past it (or on any error) generation goes on with its rules.",
+    ),
+    (
+        "OPSDECK_LLM_MONTHLY_TOKEN_CAP",
+        "200000",
+        "Tokens per organization and month unless it sets its own (updateOrganization); at the cap, generation that needs the model is QUOTA_EXCEEDED.",
     ),
     (
         "OPSDECK_JOBS_ORG_CONCURRENCY",
@@ -832,6 +866,23 @@ impl Config {
                     .string("OPSDECK_CHROMEDRIVER")
                     .unwrap_or_else(|| "chromedriver".into()),
                 chromium: s.string("OPSDECK_CHROMIUM"),
+            },
+            llm: LlmConfig {
+                base_url: match s.string("OPSDECK_LLM_BASE_URL") {
+                    Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                        Some(u.trim_end_matches('/').to_owned())
+                    }
+                    Some(_) => {
+                        return Err(s.invalid("OPSDECK_LLM_BASE_URL", "expected an http(s) URL"));
+                    }
+                    None => None,
+                },
+                api_key: s.string("OPSDECK_LLM_API_KEY").map(Secret::new),
+                model: s
+                    .string("OPSDECK_LLM_MODEL")
+                    .unwrap_or_else(|| "gpt-4o-mini".into()),
+                timeout_ms: s.positive("OPSDECK_LLM_TIMEOUT_MS", 10_000)?,
+                monthly_token_cap: s.positive("OPSDECK_LLM_MONTHLY_TOKEN_CAP", 200_000)?,
             },
             unknown_variables: Vec::new(),
         })

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod incidents;
 pub mod jobs;
+pub mod llm;
 pub mod members;
 pub mod object_store;
 pub mod oidc;

@@ -78,6 +78,8 @@ async fn create_inner(
         name: Set(input.name),
         created_at: Set(crate::time::now()),
         retention_days: Set(30),
+        llm_enabled: Set(false),
+        llm_monthly_token_cap: Set(None),
     }
     .insert(&tx)
     .await
@@ -142,6 +144,10 @@ pub struct OrganizationChanges {
     pub name: Option<String>,
     /// Days reports (and, later, run artifacts) are kept: 1–3650.
     pub retention_days: Option<i32>,
+    /// Let scenario generation ask the configured LLM endpoint.
+    pub llm_enabled: Option<bool>,
+    /// This organization's monthly token cap (instead of the configured default).
+    pub llm_monthly_token_cap: Option<i64>,
 }
 
 /// ADMIN: renames the organization or changes its retention.
@@ -165,6 +171,14 @@ pub async fn update(
             "between 1 and 3650",
         ));
     }
+    if let Some(cap) = changes.llm_monthly_token_cap
+        && !(0..=1_000_000_000).contains(&cap)
+    {
+        return Err(DomainError::invalid_field(
+            "llmMonthlyTokenCap",
+            "between 0 and 1000000000",
+        ));
+    }
     let tx = db::begin(db, Scope::org(org.org_id())).await?;
     let before = organization::Entity::find_by_id(org.org_id())
         .one(&tx)
@@ -177,6 +191,12 @@ pub async fn update(
     if let Some(days) = changes.retention_days {
         active.retention_days = Set(days);
     }
+    if let Some(on) = changes.llm_enabled {
+        active.llm_enabled = Set(on);
+    }
+    if let Some(cap) = changes.llm_monthly_token_cap {
+        active.llm_monthly_token_cap = Set(Some(cap));
+    }
     let after = active.update(&tx).await?;
     crate::audit::record(
         &tx,
@@ -186,10 +206,10 @@ pub async fn update(
             target_type: "organization",
             target_id: Some(org.org_id()),
             before: Some(
-                serde_json::json!({ "name": before.name, "retentionDays": before.retention_days }),
+                serde_json::json!({ "name": before.name, "retentionDays": before.retention_days, "llmEnabled": before.llm_enabled, "llmMonthlyTokenCap": before.llm_monthly_token_cap }),
             ),
             after: Some(
-                serde_json::json!({ "name": after.name, "retentionDays": after.retention_days }),
+                serde_json::json!({ "name": after.name, "retentionDays": after.retention_days, "llmEnabled": after.llm_enabled, "llmMonthlyTokenCap": after.llm_monthly_token_cap }),
             ),
         },
     )

@@ -11,6 +11,7 @@ pub mod incident_attachment;
 pub mod incident_timeline;
 pub mod job;
 pub mod job_attempt;
+pub mod llm_usage;
 pub mod membership;
 pub mod organization;
 pub mod outbox;

@@ -13,6 +13,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Days that reports and run artifacts are kept before the retention sweep removes them.
     pub retention_days: i32,
+    /// Scenario generation may ask the configured LLM endpoint.
+    pub llm_enabled: bool,
+    /// Tokens per month; the configured default when `None`.
+    pub llm_monthly_token_cap: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,7 @@ mod m20261201_000009_attempt_executor;
 mod m20261201_000010_automation;
 mod m20261201_000011_runs;
 mod m20261201_000012_form_analyses;
+mod m20261201_000013_llm_usage;
 mod sql;
 
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_automation::Migration),
             Box::new(m20261201_000011_runs::Migration),
             Box::new(m20261201_000012_form_analyses::Migration),
+            Box::new(m20261201_000013_llm_usage::Migration),
         ]
     }
 }
@@ -53,6 +55,7 @@ pub fn tenant_tables() -> Vec<&'static str> {
         m20261201_000010_automation::TENANT_TABLES,
         m20261201_000011_runs::TENANT_TABLES,
         m20261201_000012_form_analyses::TENANT_TABLES,
+        m20261201_000013_llm_usage::TENANT_TABLES,
     ]
     .concat()
 }

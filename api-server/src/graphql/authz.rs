@@ -72,6 +72,7 @@ pub const FIELD_ROLES: &[(&str, Role)] = &[
     ("Organization.members", Role::Viewer),
     ("Organization.apiKeys", Role::Admin),
     ("Query.auditLog", Role::Admin),
+    ("Query.usage", Role::Admin),
     ("Query.incident", Role::Viewer),
     ("Query.incidentByNumber", Role::Viewer),
     ("Query.incidents", Role::Viewer),

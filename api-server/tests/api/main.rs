@@ -16,6 +16,7 @@ mod incident_work;
 mod incidents;
 mod jobs;
 mod jwt;
+mod llm;
 mod reports;
 mod rls;
 mod roles;

@@ -400,7 +400,9 @@ impl AutomationMutation {
                 kinds: input.kinds.into_iter().map(Into::into).collect(),
                 count: usize::try_from(input.count).unwrap_or(0),
                 seed: input.seed.map_or_else(generation::random_seed, i64::from),
+                suggestions: Default::default(),
             },
+            &rc.config().llm,
         )
         .await
         .map_err(|e| e.into_gql(&rc.request_id))?;

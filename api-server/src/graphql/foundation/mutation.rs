@@ -61,11 +61,16 @@ pub struct UpdateOrganizationInput {
     pub name: Option<String>,
     /// Days reports are kept, 1–3650 (default 30).
     pub retention_days: Option<i32>,
+    /// Let scenario generation ask the configured LLM endpoint (`OPSDECK_LLM_BASE_URL`)
+    /// about fields its rules cannot decide. Off by default.
+    pub llm_enabled: Option<bool>,
+    /// Tokens per calendar month (default `OPSDECK_LLM_MONTHLY_TOKEN_CAP`).
+    pub llm_monthly_token_cap: Option<i64>,
 }
 
 #[Object]
 impl FoundationMutation {
-    /// Renames the organization or changes its retention (ADMIN).
+    /// Renames the organization, changes its retention, or its use of the LLM (ADMIN).
     #[graphql(guard = "MutationGuard(\"updateOrganization\")")]
     async fn update_organization(
         &self,
@@ -80,6 +85,8 @@ impl FoundationMutation {
             organizations::OrganizationChanges {
                 name: input.name,
                 retention_days: input.retention_days,
+                llm_enabled: input.llm_enabled,
+                llm_monthly_token_cap: input.llm_monthly_token_cap,
             },
         )
         .await

@@ -2,9 +2,10 @@
 
 use async_graphql::{Context, InputObject, Object, connection::Connection};
 use chrono::{DateTime, Utc};
+use domain::llm::usage;
 use domain::{audit, organizations};
 
-use super::types::{AuditEntry, Membership, Organization, Viewer, parse_role};
+use super::types::{AuditEntry, LlmUsage, Membership, Organization, Viewer, parse_role};
 use crate::auth::RequestCtx;
 use crate::graphql::authz::FieldGuard;
 use crate::graphql::connection::{connection, page_request};
@@ -69,6 +70,23 @@ impl FoundationQuery {
             .await
             .map_err(|e| e.into_gql(&rc.request_id))?;
         Ok(model.into())
+    }
+
+    /// The organization's LLM usage in a calendar month (UTC, `YYYY-MM`; default the
+    /// current one), with its cap (ADMIN).
+    #[graphql(guard = "FieldGuard(\"Query.usage\")")]
+    async fn usage(
+        &self,
+        ctx: &Context<'_>,
+        month: Option<String>,
+    ) -> async_graphql::Result<LlmUsage> {
+        let rc = ctx.data::<RequestCtx>()?;
+        let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
+        let month = month.unwrap_or_else(|| usage::month_of(domain::time::now()));
+        let u = usage::get(rc.db(), &org, &month, &rc.config().llm)
+            .await
+            .map_err(|e| e.into_gql(&rc.request_id))?;
+        Ok(u.into())
     }
 
     /// The organization's audit log, newest first (ADMIN).

@@ -90,6 +90,10 @@ pub struct Organization {
     pub created_at: DateTime<Utc>,
     /// Days reports are kept before the retention sweep deletes their files.
     pub retention_days: i32,
+    /// Scenario generation may ask the configured LLM endpoint.
+    pub llm_enabled: bool,
+    /// Its own monthly token cap, when set (else the configured default).
+    pub llm_monthly_token_cap: Option<i64>,
 }
 
 impl From<organization::Model> for Organization {
@@ -100,6 +104,8 @@ impl From<organization::Model> for Organization {
             name: o.name,
             created_at: o.created_at,
             retention_days: o.retention_days,
+            llm_enabled: o.llm_enabled,
+            llm_monthly_token_cap: o.llm_monthly_token_cap,
         }
     }
 }
@@ -211,6 +217,41 @@ impl From<audit_log::Model> for AuditEntry {
             after: a.after.map(Json),
             request_id: a.request_id,
             created_at: a.created_at,
+        }
+    }
+}
+
+/// An organization's use of the LLM in one calendar month (UTC).
+#[derive(SimpleObject)]
+pub struct LlmUsage {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub calls: i64,
+    /// Calls that timed out, failed or answered unreadably (generation went on without).
+    pub failures: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    /// Generation that needs the model is QUOTA_EXCEEDED once `totalTokens` reaches it.
+    pub token_cap: i64,
+    /// The organization lets generation ask the model (`updateOrganization`).
+    pub enabled: bool,
+    /// An endpoint is configured (`OPSDECK_LLM_BASE_URL`).
+    pub configured: bool,
+}
+
+impl From<domain::llm::usage::Usage> for LlmUsage {
+    fn from(u: domain::llm::usage::Usage) -> Self {
+        LlmUsage {
+            total_tokens: u.tokens(),
+            month: u.month,
+            calls: u.calls,
+            failures: u.failures,
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            token_cap: u.token_cap,
+            enabled: u.enabled,
+            configured: u.configured,
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct FieldGen<'a> {
     pub field: &'a InputField,
     meaning: Meaning,
     pattern: Option<PatternGen>,
+    /// Values the LLM suggested that passed the field's constraints: used first.
+    suggested: &'a [String],
 }
 
 impl<'a> FieldGen<'a> {
@@ -42,7 +44,13 @@ impl<'a> FieldGen<'a> {
             field,
             meaning: meaning::of(field),
             pattern,
+            suggested: &[],
         }
+    }
+
+    pub fn with_suggestions(mut self, values: &'a [String]) -> Self {
+        self.suggested = values;
+        self
     }
 
     fn ok(&self, v: &Value) -> bool {
@@ -73,6 +81,9 @@ impl<'a> FieldGen<'a> {
                 let n = rng.random_range(r.first..=r.last);
                 Ok(json!(r.format(n)))
             }
+            _ if !self.suggested.is_empty() => Ok(json!(
+                self.suggested[rng.random_range(0..self.suggested.len())]
+            )),
             _ => self.valid_text(rng, None).map(Value::String),
         }
     }

@@ -79,8 +79,32 @@ pub fn of(field: &InputField) -> Meaning {
         }
         _ => {}
     }
+    // An identifier of something ("Company registration number", "VAT no.") is not the
+    // thing's name: the rules do not know its format.
+    let identifier = any(&[
+        "registration",
+        "number",
+        "no",
+        "id",
+        "code",
+        "reference",
+        "ref",
+        "vat",
+        "tax",
+        "iban",
+        "account",
+        "licence",
+        "license",
+        "serial",
+    ]);
     if any(&["email", "mail"]) {
         Meaning::Email
+    } else if any(&["phone", "telephone", "mobile", "cell"]) {
+        Meaning::Phone
+    } else if any(&["postcode", "postal", "zip", "zipcode"]) {
+        Meaning::Postcode
+    } else if identifier {
+        Meaning::Generic
     } else if any(&["firstname", "forename", "given", "vorname"]) || (has("first") && has("name")) {
         Meaning::FirstName
     } else if any(&["lastname", "surname", "family", "nachname"]) || (has("last") && has("name")) {

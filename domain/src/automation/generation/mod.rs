@@ -4,6 +4,7 @@
 //! breaking exactly one constraint, expected to be refused). The same schema and seed
 //! always give the same scenarios; every value is checked before it is saved.
 
+pub mod assist;
 mod field_values;
 mod meaning;
 mod pattern;
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 use entity::scenario;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -23,8 +24,11 @@ use super::problems::Problems;
 use super::scenarios::{self, Kind, Scenario};
 use super::{values, workflows};
 use crate::audit::{self, Entry};
+use crate::config::LlmConfig;
 use crate::db::{self, Db, Scope};
 use crate::error::{DomainError, DomainResult};
+use crate::llm::client::Client;
+use crate::llm::usage;
 use crate::org::OrgCtx;
 use crate::role::Role;
 
@@ -36,6 +40,8 @@ pub struct Request {
     /// Per kind.
     pub count: usize,
     pub seed: i64,
+    /// Field → values suggested by the LLM (already checked against the field).
+    pub suggestions: BTreeMap<String, Vec<String>>,
 }
 
 /// A scenario to save.
@@ -71,7 +77,7 @@ pub fn random_seed() -> i64 {
 
 /// One random stream per purpose, so adding a field or a kind does not reshuffle the
 /// values of the others.
-fn rng(seed: i64, purpose: u64, index: u64) -> ChaCha8Rng {
+pub(super) fn rng(seed: i64, purpose: u64, index: u64) -> ChaCha8Rng {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
     key[8..16].copy_from_slice(&purpose.to_le_bytes());
@@ -82,11 +88,21 @@ fn rng(seed: i64, purpose: u64, index: u64) -> ChaCha8Rng {
 const VALID: u64 = 1;
 const EDGES: u64 = 2;
 const BROKEN: u64 = 3;
-const BASE: u64 = 4;
+pub(super) const BASE: u64 = 4;
 
 /// Scenarios for `schema`, or every required field no valid value exists for.
 pub fn generate(schema: &[InputField], req: &Request) -> Result<Generation, Problems> {
-    let gens: Vec<FieldGen> = schema.iter().map(FieldGen::new).collect();
+    let gens: Vec<FieldGen> = schema
+        .iter()
+        .map(|f| {
+            FieldGen::new(f).with_suggestions(
+                req.suggestions
+                    .get(&f.name)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
     let mut out = Generation::default();
     let mut p = Problems::default();
     // Probe each field once: a required field without a valid value stops everything.
@@ -316,14 +332,27 @@ pub struct Saved {
     pub unfilled: Vec<(String, String)>,
 }
 
+/// What the LLM did for one generation (for the audit row).
+#[derive(Default)]
+struct Assisted {
+    asked: Vec<String>,
+    accepted: usize,
+    refused: usize,
+    tokens: i64,
+    error: Option<String>,
+}
+
 /// Generates and saves scenarios for a workflow's draft schema, in one transaction.
 /// Generating again with the same seed returns the scenarios it saved before; one of
-/// those names holding other inputs (the schema changed) is refused.
+/// those names holding other inputs (the schema changed) is refused. Fields the rules
+/// cannot decide are asked of the LLM when the organization enabled it (metered, capped
+/// per month); its failures never fail the generation.
 pub async fn generate_and_save(
     db: &Db,
     org: &OrgCtx,
     workflow_id: Uuid,
     req: Request,
+    llm: &LlmConfig,
 ) -> DomainResult<Saved> {
     org.require(Role::Engineer)?;
     let mut p = Problems::default();
@@ -336,20 +365,63 @@ pub async fn generate_and_save(
     p.into_result()?;
     let mut kinds = req.kinds.clone();
     kinds.dedup();
-    let req = Request { kinds, ..req };
-    let tx = db::begin(db, Scope::org(org.org_id())).await?;
-    let workflow = workflows::load_active(&tx, org.org_id(), workflow_id).await?;
-    let schema = workflows::schema_of(&workflow.input_schema);
+    let mut req = Request { kinds, ..req };
+    let month = usage::month_of(crate::time::now());
+    let (schema, usage_now) = {
+        let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
+        let workflow = workflows::load_active(&tx, org.org_id(), workflow_id).await?;
+        let u = usage::read(&tx, org.org_id(), &month, llm).await?;
+        tx.commit().await?;
+        (workflows::schema_of(&workflow.input_schema), u)
+    };
     if schema.is_empty() {
         return Err(DomainError::invalid_field(
             "workflowId",
             "the workflow's draft has no input fields to generate values for",
         ));
     }
+    let mut assisted = Assisted::default();
+    // A repeat of a generation the model helped with: its saved values stand (the rules
+    // alone would give others).
+    let mut repeat = false;
+    let questions = assist::undecided(&schema, req.seed);
+    let client = Client::from_config(llm).filter(|_| usage_now.may_call());
+    if let (Some(client), false) = (client, questions.is_empty()) {
+        // Names do not depend on values: a repeat of a saved generation needs no call.
+        let names = match generate(&schema, &req) {
+            Ok(g) => g.scenarios.into_iter().map(|s| s.name).collect(),
+            Err(_) => Vec::new(),
+        };
+        repeat = !names.is_empty() && all_saved(db, org, workflow_id, &names).await?;
+        if !repeat {
+            usage::check_cap(&usage_now)?;
+            assisted.asked = questions.iter().map(|q| q.field.name.clone()).collect();
+            let result = assist::ask(&client, &questions, req.count, req.seed).await;
+            let (failed, tokens) = match &result {
+                Ok((_, answer)) => (false, answer.tokens),
+                Err(e) => (true, e.tokens()),
+            };
+            usage::record(db, org.org_id(), &month, failed, tokens).await?;
+            assisted.tokens = tokens.prompt + tokens.completion;
+            match result {
+                Ok((suggestions, _)) => {
+                    assisted.accepted = suggestions.accepted.values().map(Vec::len).sum();
+                    assisted.refused = suggestions.refused;
+                    req.suggestions = suggestions.accepted;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the LLM did not help; generating with rules only");
+                    assisted.error = Some(e.to_string());
+                }
+            }
+        }
+    }
     let generation = generate(&schema, &req).map_err(|p| match p.into_result() {
         Err(e) => e,
         Ok(()) => DomainError::invalid_field("workflowId", "nothing to generate"),
     })?;
+    let tx = db::begin(db, Scope::org(org.org_id())).await?;
+    workflows::load_active(&tx, org.org_id(), workflow_id).await?;
     let names: Vec<String> = generation
         .scenarios
         .iter()
@@ -370,7 +442,7 @@ pub async fn generate_and_save(
     let mut rows = Vec::new();
     for g in generation.scenarios {
         if let Some(old) = existing.get(&g.name) {
-            if old.inputs != g.inputs || old.kind != g.kind.as_str() {
+            if (old.inputs != g.inputs && !repeat) || old.kind != g.kind.as_str() {
                 return Err(DomainError::invalid_field(
                     "seed",
                     format!(
@@ -420,6 +492,13 @@ pub async fn generate_and_save(
                 "created": created,
                 "reused": out.len() - created,
                 "unfilled": generation.unfilled.iter().map(|(f, _)| f).collect::<Vec<_>>(),
+                "llm": (!assisted.asked.is_empty()).then(|| json!({
+                    "asked": assisted.asked,
+                    "accepted": assisted.accepted,
+                    "refused": assisted.refused,
+                    "tokens": assisted.tokens,
+                    "error": assisted.error,
+                })),
             })),
         },
     )
@@ -429,6 +508,25 @@ pub async fn generate_and_save(
         scenarios: out,
         unfilled: generation.unfilled,
     })
+}
+
+/// Every one of these scenario names is saved for the workflow already.
+async fn all_saved(
+    db: &Db,
+    org: &OrgCtx,
+    workflow_id: Uuid,
+    names: &[String],
+) -> DomainResult<bool> {
+    let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
+    let found = scenario::Entity::find()
+        .filter(scenario::Column::OrgId.eq(org.org_id()))
+        .filter(scenario::Column::WorkflowId.eq(workflow_id))
+        .filter(scenario::Column::DeletedAt.is_null())
+        .filter(scenario::Column::Name.is_in(names.to_vec()))
+        .count(&tx)
+        .await?;
+    tx.commit().await?;
+    Ok(found as usize == names.len())
 }
 
 #[cfg(test)]
@@ -500,6 +598,7 @@ mod tests {
             kinds: vec![Kind::Valid, Kind::Boundary, Kind::Invalid],
             count,
             seed,
+            suggestions: BTreeMap::new(),
         }
     }
 
