@@ -22,8 +22,26 @@ pub fn valid_field_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// HTML's `pattern` matches the whole value.
+/// HTML's `pattern` matches the whole value. Compiled patterns are kept (a few hundred):
+/// generation checks thousands of values against the same few.
 pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Regex>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(re) = cache.lock().ok().and_then(|c| c.get(pattern).cloned()) {
+        return Ok(re);
+    }
+    let re = compile_uncached(pattern)?;
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= 512 {
+            c.clear();
+        }
+        c.insert(pattern.to_owned(), re.clone());
+    }
+    Ok(re)
+}
+
+fn compile_uncached(pattern: &str) -> Result<Regex, String> {
     if pattern.len() > 1000 {
         return Err("at most 1000 characters".into());
     }

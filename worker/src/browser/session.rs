@@ -304,6 +304,25 @@ impl Browser {
 
     /// A PNG of the viewport. Through Chromium's DevTools command when the driver offers it
     /// (`optimizeForSpeed`: a faster encoder, taken once per step), else WebDriver's.
+    /// Waits, at most `within`, for the page to finish loading. A capture that starts
+    /// while a navigation commits can stall the session (seen after a form's POST).
+    pub async fn settle(&self, within: Duration) {
+        let _ = tokio::time::timeout(within, async {
+            loop {
+                match self
+                    .client
+                    .execute("return document.readyState;", vec![])
+                    .await
+                {
+                    Ok(v) if v == "complete" => return,
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    Err(_) => return,
+                }
+            }
+        })
+        .await;
+    }
+
     pub async fn screenshot(&self) -> Option<Vec<u8>> {
         if let Some(session) = self.client.session_id().await.ok().flatten() {
             let url = format!("{}/session/{session}/goog/cdp/execute", self.webdriver_url);

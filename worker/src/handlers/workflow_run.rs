@@ -25,6 +25,9 @@ const ASSERT_DEFAULT: Duration = Duration::from_secs(5);
 /// Beyond a step's own timeout, how long its WebDriver command may hang before the
 /// watchdog kills the browser.
 const HANG_MARGIN: Duration = Duration::from_secs(2);
+/// After a step that may navigate, how long the page may take to load before its
+/// screenshot is taken anyway.
+const SETTLE: Duration = Duration::from_secs(3);
 
 pub async fn run(ctx: JobCtx, job: WorkflowRun) -> Result<Completion, JobFailure> {
     let plan = runs::plan(&ctx.rt.db, ctx.lease.org_id, job.run_id).await?;
@@ -137,6 +140,9 @@ async fn execute(
         let index = i as i32;
         match result {
             Ok(done) => {
+                if done.hands_over || matches!(step.kind, StepKind::Goto | StepKind::Submit) {
+                    browser.settle(SETTLE).await;
+                }
                 let shot_name = done
                     .screenshot_name
                     .clone()
