@@ -66,6 +66,8 @@ fn constraints_page() -> Vec<InputField> {
 }
 
 fn main() {
+    // A bench's knob, not a setting of the product.
+    #[allow(clippy::disallowed_methods)]
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
