@@ -19,6 +19,28 @@ mod sqlite_only {
     async fn every_corpus_page_is_analyzed_generated_and_run() {
         super::every_corpus_page_is_analyzed_generated_and_run(super::Backend::Sqlite).await
     }
+    #[tokio::test]
+    async fn analysis_obeys_the_egress_rules() {
+        super::analysis_obeys_the_egress_rules(super::Backend::Sqlite).await
+    }
+}
+
+/// A page that redirects to a host the target does not allow cannot be analyzed: the
+/// browser's request is refused by the worker's proxy, and the failure says so.
+async fn analysis_obeys_the_egress_rules(backend: Backend) {
+    let app = TestApp::builder(backend).jobs().start().await;
+    let site = FormSite::start().await;
+    let target = create_target(&app, &site).await;
+    let id = analyze(&app, &target, "/forms/moved").await;
+    let a = wait_analysis(&app, &id, Duration::from_secs(60)).await;
+    assert_eq!(a["status"], "FAILED", "{a}");
+    let error = a["error"].as_str().unwrap();
+    assert!(
+        error.contains(
+            "egress refused: elsewhere.localhost is not among the target's allowed hosts"
+        ),
+        "{error}"
+    );
 }
 
 const ANALYSIS: &str = "id targetId url submit status progress error warnings durationMs createdAt finishedAt \
@@ -359,8 +381,24 @@ async fn every_corpus_page_is_analyzed_generated_and_run(backend: Backend) {
             if done["status"] == "SUCCEEDED" && done["outcome"] == s["expectedOutcome"] {
                 matched += 1;
             } else {
+                // The page as the browser last had it, and its console, say why.
+                let mut evidence = String::new();
+                for a in done["artifacts"].as_array().into_iter().flatten() {
+                    if a["kind"] != "SCREENSHOT"
+                        && let Some(url) = a["url"].as_str()
+                        && let Ok(resp) = reqwest::get(url).await
+                    {
+                        let text = resp.text().await.unwrap_or_default();
+                        evidence.push_str(&format!(
+                            "\n{}: {}",
+                            a["kind"],
+                            text.chars().take(1500).collect::<String>()
+                        ));
+                    }
+                }
+                let refused = site.refused.lock().unwrap().clone();
                 panic!(
-                    "{page}: {} ({}) expected {} but the run ended {} {}: {}\ninputs {}\nsteps {}",
+                    "{page}: {} ({}) expected {} but the run ended {} {}: {}\ninputs {}\nsteps {}\nattempts {}{evidence}\nthe site refused {refused:?}",
                     s["name"],
                     s["kind"],
                     s["expectedOutcome"],
@@ -368,7 +406,8 @@ async fn every_corpus_page_is_analyzed_generated_and_run(backend: Backend) {
                     done["outcome"],
                     done["error"],
                     s["inputs"],
-                    done["steps"]
+                    done["steps"],
+                    done["attempts"]
                 );
             }
         }
@@ -394,7 +433,8 @@ async fn wait_run(app: &TestApp, id: &str) -> Value {
         let r = app
             .gql(
                 &app.viewer_a.caller(),
-                "query($id: ID!) { run(id: $id) { status outcome error steps { index kind status error } } }",
+                "query($id: ID!) { run(id: $id) { status outcome error steps { index kind status durationMs error } \
+                 attempts { number startedAt finishedAt } artifacts { kind name url } } }",
                 json!({ "id": id }),
             )
             .await;

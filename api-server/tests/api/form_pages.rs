@@ -40,6 +40,7 @@ impl FormSite {
             .route("/forms/login", get(login_page).post(log_in))
             .route("/forms/account", get(account_page).post(account))
             .route("/forms/iframe", get(|| async { Html(IFRAME_OUTER) }))
+            .route("/forms/moved", get(moved))
             .route("/forms/api/{page}", post(api))
             .route("/forms/{page}", get(page).post(submit))
             .with_state(site.clone());
@@ -366,6 +367,14 @@ fn check(page: &str, fields: &Fields) -> Vec<String> {
     c.errors
 }
 
+/// A page that moved to a host the tests' targets do not allow.
+async fn moved(State(site): State<FormSite>) -> Redirect {
+    Redirect::temporary(&format!(
+        "http://elsewhere.localhost:{}/forms/labels",
+        site.port
+    ))
+}
+
 // ---- Login and the account page behind it. ----
 
 fn logged_in(headers: &HeaderMap) -> bool {
@@ -408,7 +417,10 @@ async fn account(
         return Redirect::to("/forms/login").into_response();
     }
     let fields = collect(fields);
-    let errors = check("account", &fields);
+    let mut errors = check("account", &fields);
+    if !errors.is_empty() {
+        errors.push(format!("(got {fields:?})"));
+    }
     record(&site, "account", &fields, &errors);
     if errors.is_empty() {
         thank_you("account").into_response()
@@ -623,14 +635,20 @@ const REVEAL: &str = r#"<!doctype html><html><head><title>Reveal</title></head><
     <p><label for="vat">VAT number</label> <input id="vat" name="vat" required pattern="[A-Z]{2}[0-9]{8,10}" disabled></p>
   </div>
   <p><label><input type="checkbox" id="has_promo" name="has_promo" value="yes"> I have a promo code</label></p>
-  <p id="promo-row" hidden><label for="promo">Promo code</label> <input id="promo" name="promo" required pattern="[A-Z0-9]{6}" disabled></p>
+  <div id="promo-slot"></div>
   <button type="submit">Open account</button>
 </form>
 <script>
 // Like real pages: what is hidden is disabled too, so the browser neither checks nor sends it.
 const toggle = (box, on) => { box.hidden = !on; box.querySelectorAll('input').forEach((i) => { i.disabled = !on; }); };
 document.getElementById('kind').addEventListener('change', (e) => toggle(document.getElementById('business'), e.target.value === 'business'));
-document.getElementById('has_promo').addEventListener('change', (e) => toggle(document.getElementById('promo-row'), e.target.checked));
+// The promo code field does not exist until the box is checked: the script adds it.
+document.getElementById('has_promo').addEventListener('change', (e) => {
+  const slot = document.getElementById('promo-slot');
+  slot.innerHTML = e.target.checked
+    ? '<p><label for="promo">Promo code</label> <input id="promo" name="promo" required pattern="[A-Z0-9]{6}"></p>'
+    : '';
+});
 </script></body></html>"#;
 
 const DATES: &str = r#"<!doctype html><html><head><title>Dates</title></head><body>

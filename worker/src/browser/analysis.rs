@@ -395,10 +395,8 @@ impl Walker<'_> {
                     };
                     let choice = matches!(field.field_type, FieldType::Select | FieldType::Radio)
                         || (field.field_type == FieldType::Checkbox && field.options.is_empty());
-                    let unseen = tracked
-                        .iter()
-                        .any(|t| t.shown_at.is_none() && t.raw.hints.is_empty());
-                    let value = if choice && unseen {
+                    // A choice may show hidden fields or make the script add new ones: try each.
+                    let value = if choice {
                         self.explore(&field, value, &mut tracked, &frame, &form, index)
                             .await?
                     } else {

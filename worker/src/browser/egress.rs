@@ -64,7 +64,7 @@ impl EgressProxy {
                 let policy = policy.clone();
                 let seen = seen.clone();
                 connections.spawn(async move {
-                    let _ = serve(client, &policy, &seen).await;
+                    let _ = serve(client, &policy, &seen, addr.port()).await;
                 });
                 // Reap finished connections so the set stays small.
                 while connections.try_join_next().is_some() {}
@@ -120,9 +120,11 @@ async fn serve(
     mut client: TcpStream,
     policy: &EgressPolicy,
     seen: &Mutex<Vec<Refusal>>,
+    proxy: u16,
 ) -> std::io::Result<()> {
     let Ok(Ok(Some(head))) = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut client)).await
     else {
+        tracing::debug!(proxy, "a connection closed before its request");
         return Ok(());
     };
     let text = String::from_utf8_lossy(&head.raw).into_owned();
@@ -239,7 +241,18 @@ async fn serve(
     if !head.rest.is_empty() {
         upstream.write_all(&head.rest).await?;
     }
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    let started = std::time::Instant::now();
+    let copied = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    tracing::debug!(
+        proxy,
+        method,
+        body_in_head = head.rest.len(),
+        host = %host,
+        path = %path,
+        ms = started.elapsed().as_millis() as u64,
+        result = ?copied,
+        "proxied"
+    );
     Ok(())
 }
 

@@ -29,6 +29,11 @@ pub async fn run(ctx: JobCtx, job: FormAnalysis) -> Result<Completion, JobFailur
         secrets: &sandbox.secrets,
         progress: &set_progress,
     };
+    // The browser's start-up traffic (its first tab, a search engine's start page) is not
+    // the page's: a blank page, then the network log and the refusals so far set aside.
+    let _ = sandbox.browser.client.goto("about:blank").await;
+    let _ = sandbox.browser.page_request_hosts().await;
+    let refusals_before = sandbox.proxy.refusal_count();
     let result = sandbox
         .supervise(&ctx, "analysis", async {
             walker.analyze(&url, row.submit).await.map_err(|e| match e {
@@ -37,19 +42,30 @@ pub async fn run(ctx: JobCtx, job: FormAnalysis) -> Result<Completion, JobFailur
             })
         })
         .await;
+    // What the egress rules refused: the reason a page shows no form, else a warning.
+    let page_hosts = sandbox.browser.page_request_hosts().await;
+    let refused: Vec<String> = sandbox
+        .proxy
+        .refusals_since(refusals_before)
+        .iter()
+        .filter(|r| page_hosts.as_ref().is_none_or(|h| h.contains(r.host())))
+        .map(ToString::to_string)
+        .collect();
     sandbox.close().await;
     let _ = std::fs::remove_dir_all(&uploads);
-    let found = result.map_err(|e| match e {
+    let mut found = result.map_err(|e| match e {
         JobFailure::Retryable(m) => JobFailure::Retryable(mask.apply(&m)),
         JobFailure::Permanent(m) => JobFailure::Permanent(mask.apply(&m)),
         JobFailure::TimedOut(m) => JobFailure::TimedOut(mask.apply(&m)),
         JobFailure::Cancelled => JobFailure::Cancelled,
     })?;
     if found.fields.is_empty() {
-        return Err(JobFailure::Permanent(format!(
-            "no form fields were found on {url}"
-        )));
+        return Err(JobFailure::Permanent(match refused.first() {
+            Some(refusal) => format!("no form fields were found on {url}: {refusal}"),
+            None => format!("no form fields were found on {url}"),
+        }));
     }
+    found.warnings.extend(refused);
     // What the pages said after logging in may echo a secret (a user name).
     let result = serde_json::to_value(found).map_err(|e| JobFailure::Permanent(e.to_string()))?;
     Ok(Completion {
