@@ -893,7 +893,7 @@ async fn automation_is_org_scoped(app: TestApp) {
     assert_eq!(d["workflow"]["latestVersion"], 0);
 }
 
-async fn scenario_count(app: &TestApp, wid: &str) -> usize {
+pub async fn scenario_count(app: &TestApp, wid: &str) -> usize {
     let r = app
         .gql(
             &app.viewer_a.caller(),

@@ -4,24 +4,13 @@
 
 use serde_json::{Value, json};
 
-use crate::automation::local_workflow;
+use crate::automation::{local_workflow, scenario_count};
 use crate::both_backends;
 use crate::support::TestApp;
 
 both_backends!(scenarios_are_generated_from_the_schema);
 
 const GENERATE: &str = "mutation($i: GenerateScenariosInput!) { generateScenarios(input: $i) { id name kind expectedOutcome inputs tags } }";
-
-async fn scenario_count(app: &TestApp, wid: &str) -> usize {
-    let r = app
-        .gql(
-            &app.viewer_a.caller(),
-            "query($w: ID!) { scenarios(workflowId: $w, first: 100) { edges { node { id } } } }",
-            json!({ "w": wid }),
-        )
-        .await;
-    r.data()["scenarios"]["edges"].as_array().unwrap().len()
-}
 
 async fn generate(app: &TestApp, input: Value) -> crate::support::Gql {
     app.gql(&app.engineer_a.caller(), GENERATE, json!({ "i": input }))

@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::automation::scenario_count;
 use crate::support::{Backend, TestApp};
 
 mod cases {
@@ -126,17 +127,6 @@ async fn workflow(app: &TestApp, schema: Value) -> String {
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-async fn count_scenarios(app: &TestApp, wid: &str) -> usize {
-    let r = app
-        .gql(
-            &app.viewer_a.caller(),
-            "query($w: ID!) { scenarios(workflowId: $w, first: 100) { edges { node { id } } } }",
-            json!({ "w": wid }),
-        )
-        .await;
-    r.data()["scenarios"]["edges"].as_array().unwrap().len()
 }
 
 async fn the_llm_fills_what_rules_cannot_and_is_metered(backend: Backend) {
@@ -332,7 +322,7 @@ async fn the_llm_fills_what_rules_cannot_and_is_metered(backend: Backend) {
     .await
     .data();
     *chat.mode.lock().unwrap() = Mode::Fixed;
-    let before = count_scenarios(&app, &wid2).await;
+    let before = scenario_count(&app, &wid2).await;
     let r = app
         .gql(
             &eng,
@@ -341,7 +331,7 @@ async fn the_llm_fills_what_rules_cannot_and_is_metered(backend: Backend) {
         )
         .await;
     assert_eq!(r.code(), "QUOTA_EXCEEDED", "{}", r.body);
-    assert_eq!(count_scenarios(&app, &wid2).await, before);
+    assert_eq!(scenario_count(&app, &wid2).await, before);
     assert_eq!(calls(), 8);
     let r = app
         .gql(&admin, "{ usage(month: \"2026-13\") { calls } }", json!({}))
