@@ -242,7 +242,27 @@ async fn serve(
         upstream.write_all(&head.rest).await?;
     }
     let started = std::time::Instant::now();
-    let copied = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    // When the server has answered and closed, the whole client connection ends too. A
+    // half-close would leave the browser free to send its next request on a connection
+    // nobody reads any more (a keep-alive race): that request would wait forever, so a
+    // form's POST could hang the page. Closed, the browser retries on a fresh connection.
+    let (mut from_client, mut to_client) = client.split();
+    let (mut from_upstream, mut to_upstream) = upstream.split();
+    let response = async {
+        let n = tokio::io::copy(&mut from_upstream, &mut to_client).await;
+        let _ = to_client.shutdown().await;
+        n
+    };
+    let request = async {
+        let _ = tokio::io::copy(&mut from_client, &mut to_upstream).await;
+        let _ = to_upstream.shutdown().await;
+        // The client is done sending; the response still decides the end.
+        std::future::pending::<()>().await
+    };
+    let copied = tokio::select! {
+        n = response => n,
+        () = request => unreachable!("pending never completes"),
+    };
     // Not the path: a URL may carry a secret (`{{secret.token}}` in a GOTO's query).
     tracing::debug!(
         proxy,
