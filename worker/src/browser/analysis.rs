@@ -110,7 +110,7 @@ struct Tracked {
 
 impl Tracked {
     fn key(&self) -> String {
-        format!("{} || {}", self.frame_path.join(" >> "), self.raw.key)
+        key_of(&self.frame_path, &self.raw.key)
     }
 
     fn field_type(&self) -> FieldType {
@@ -176,6 +176,11 @@ impl Tracked {
             after: self.after.clone(),
         }
     }
+}
+
+/// A field's identity across reads: its frame path and its key within the frame.
+fn key_of(frame_path: &[String], key: &str) -> String {
+    format!("{} || {key}", frame_path.join(" >> "))
 }
 
 fn field_type(r: &RawField) -> FieldType {
@@ -464,7 +469,7 @@ impl Walker<'_> {
                                 .fields
                                 .iter()
                                 .filter(|f| f.shown)
-                                .map(|f| format!("{} || {}", r.path.join(" >> "), f.key))
+                                .map(|f| key_of(&r.path, &f.key))
                         })
                         .collect();
                     if now.iter().any(|k| !before.contains(k))
@@ -543,7 +548,7 @@ impl Walker<'_> {
                         .fields
                         .iter()
                         .filter(|f| f.shown && (form.is_none() || &f.form == form))
-                        .map(|f| format!("{} || {}", r.path.join(" >> "), f.key))
+                        .map(|f| key_of(&r.path, &f.key))
                 })
                 .collect()
         };
@@ -600,7 +605,7 @@ impl Walker<'_> {
             reads.iter().filter(|r| r.path == frame).any(|r| {
                 r.snap.fields.iter().any(|f| {
                     f.custom_error.is_some()
-                        && format!("{} || {}", r.path.join(" >> "), f.key) == key
+                        && key_of(&r.path, &f.key) == key
                         && (form.is_none() || &f.form == form)
                 })
             })
@@ -865,7 +870,7 @@ fn merge(
             .iter()
             .filter(|f| &f.form == form || form.is_none())
         {
-            let key = format!("{} || {}", r.path.join(" >> "), f.key);
+            let key = key_of(&r.path, &f.key);
             match tracked.iter_mut().find(|t| t.key() == key) {
                 Some(t) => {
                     if f.shown && t.shown_at.is_none() {

@@ -119,6 +119,16 @@ impl Masker {
         out
     }
 
+    /// The failure with every secret masked in its message.
+    pub fn failure(&self, e: JobFailure) -> JobFailure {
+        match e {
+            JobFailure::Retryable(m) => JobFailure::Retryable(self.apply(&m)),
+            JobFailure::Permanent(m) => JobFailure::Permanent(self.apply(&m)),
+            JobFailure::TimedOut(m) => JobFailure::TimedOut(self.apply(&m)),
+            JobFailure::Cancelled => JobFailure::Cancelled,
+        }
+    }
+
     pub fn apply_json(&self, v: Value) -> Value {
         match v {
             Value::String(s) => Value::String(self.apply(&s)),

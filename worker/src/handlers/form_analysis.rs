@@ -53,12 +53,7 @@ pub async fn run(ctx: JobCtx, job: FormAnalysis) -> Result<Completion, JobFailur
         .collect();
     sandbox.close().await;
     let _ = std::fs::remove_dir_all(&uploads);
-    let mut found = result.map_err(|e| match e {
-        JobFailure::Retryable(m) => JobFailure::Retryable(mask.apply(&m)),
-        JobFailure::Permanent(m) => JobFailure::Permanent(mask.apply(&m)),
-        JobFailure::TimedOut(m) => JobFailure::TimedOut(mask.apply(&m)),
-        JobFailure::Cancelled => JobFailure::Cancelled,
-    })?;
+    let mut found = result.map_err(|e| mask.failure(e))?;
     if found.fields.is_empty() {
         return Err(JobFailure::Permanent(match refused.first() {
             Some(refusal) => format!("no form fields were found on {url}: {refusal}"),

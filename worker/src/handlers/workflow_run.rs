@@ -48,12 +48,7 @@ pub async fn run(ctx: JobCtx, job: WorkflowRun) -> Result<Completion, JobFailure
         )
         .await;
     sandbox.close().await;
-    result.map_err(|e| match e {
-        JobFailure::Retryable(m) => JobFailure::Retryable(mask.apply(&m)),
-        JobFailure::Permanent(m) => JobFailure::Permanent(mask.apply(&m)),
-        JobFailure::TimedOut(m) => JobFailure::TimedOut(mask.apply(&m)),
-        JobFailure::Cancelled => JobFailure::Cancelled,
-    })
+    result.map_err(|e| mask.failure(e))
 }
 
 async fn execute(

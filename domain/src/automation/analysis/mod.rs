@@ -215,12 +215,8 @@ pub async fn create_workflow(
     name: String,
 ) -> DomainResult<workflows::Workflow> {
     org.require(Role::Engineer)?;
-    let found = {
-        let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
-        let found = load(&tx, org.org_id(), analysis_id).await?;
-        tx.commit().await?;
-        found
-    };
+    let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
+    let found = load(&tx, org.org_id(), analysis_id).await?;
     let Some(analysis) = found.result() else {
         return Err(DomainError::invalid_field(
             "analysisId",
@@ -230,12 +226,9 @@ pub async fn create_workflow(
             ),
         ));
     };
-    let base = {
-        let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
-        let t = targets::load_active(&tx, org.org_id(), found.row.target_id).await?;
-        tx.commit().await?;
-        url::Url::parse(&t.base_url).ok()
-    };
+    let target = targets::load_active(&tx, org.org_id(), found.row.target_id).await?;
+    tx.commit().await?;
+    let base = url::Url::parse(&target.base_url).ok();
     let goto = match (base, url::Url::parse(&found.row.url)) {
         (Some(b), Ok(u)) if b.origin() == u.origin() => {
             let mut path = u.path().to_owned();
