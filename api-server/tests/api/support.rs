@@ -191,8 +191,11 @@ impl Builder {
     pub async fn start(self) -> TestApp {
         domain::install_crypto_provider();
         // Internal errors reach the client as "internal error"; their causes go here.
+        // `OPSDECK_TEST_LOG` (an env filter, e.g. `worker::browser=debug`) to see more.
+        #[allow(clippy::disallowed_methods)] // the harness's own knob, not the product's
+        let log = std::env::var("OPSDECK_TEST_LOG").unwrap_or_else(|_| "warn".into());
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("warn")
+            .with_env_filter(log.as_str())
             .with_test_writer()
             .try_init();
         let issuer = TestIssuer::start().await;
@@ -207,7 +210,7 @@ impl Builder {
             ("OPSDECK_DATA_DIR", data_dir.0.to_str().unwrap().to_owned()),
             ("OPSDECK_OIDC_ISSUER", issuer.issuer.clone()),
             ("OPSDECK_OIDC_AUDIENCE", AUDIENCE.to_owned()),
-            ("OPSDECK_LOG", "warn".to_owned()),
+            ("OPSDECK_LOG", log.clone()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -135,6 +135,13 @@ fn kill_processes_with(needle: &str) -> usize {
     killed
 }
 
+/// How long after a marked action a navigation it scheduled is given to begin.
+const NAVIGATION_GRACE: Duration = Duration::from_millis(150);
+
+/// The tag `Browser::mark_document` put on the document an action started from.
+#[derive(Debug)]
+pub struct DocumentMark(String);
+
 pub struct Browser {
     pub client: Client,
     pub webdriver_url: String,
@@ -302,27 +309,79 @@ impl Browser {
         resp.json::<Value>().await.ok().map(|v| v["value"].clone())
     }
 
-    /// A PNG of the viewport. Through Chromium's DevTools command when the driver offers it
-    /// (`optimizeForSpeed`: a faster encoder, taken once per step), else WebDriver's.
-    /// Waits, at most `within`, for the page to finish loading. A capture that starts
-    /// while a navigation commits can stall the session (seen after a form's POST).
-    pub async fn settle(&self, within: Duration) {
-        let _ = tokio::time::timeout(within, async {
-            loop {
-                match self
-                    .client
-                    .execute("return document.readyState;", vec![])
-                    .await
-                {
-                    Ok(v) if v == "complete" => return,
-                    Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                    Err(_) => return,
-                }
-            }
-        })
-        .await;
+    /// Tags the current document before an action that may navigate (a click, a
+    /// submission), and notes when it begins to unload. chromedriver's click does not
+    /// always wait for the navigation it starts; `settle` then tells a navigation still to
+    /// commit from none at all.
+    pub async fn mark_document(&self) -> Option<DocumentMark> {
+        let token = uuid::Uuid::now_v7().to_string();
+        self.client
+            .execute(
+                "const token = arguments[0];
+                 window.__opsdeckMark = { token, leaving: false };
+                 const leave = () => { if (window.__opsdeckMark) window.__opsdeckMark.leaving = true; };
+                 addEventListener('beforeunload', leave, { capture: true });
+                 addEventListener('pagehide', leave, { capture: true });
+                 return true;",
+                vec![json!(token)],
+            )
+            .await
+            .ok()
+            .map(|_| DocumentMark(token))
     }
 
+    /// Waits, at most `within`, until the page is quiet: loaded, and, after an action
+    /// that was marked, either still on the marked document that never began to unload,
+    /// or on its successor, loaded. False when it is not quiet by then: a screenshot
+    /// that starts while a navigation commits can stall the whole session (seen after a
+    /// form's POST), so the caller takes none.
+    pub async fn settle(&self, mark: Option<&DocumentMark>, within: Duration) -> bool {
+        let token = mark.map_or(Value::Null, |m| json!(m.0));
+        let started = std::time::Instant::now();
+        tokio::time::timeout(within, async {
+            loop {
+                let seen = self
+                    .client
+                    .execute(
+                        "const m = window.__opsdeckMark;
+                         return { same: !!m && m.token === arguments[0], leaving: !!m && m.leaving,
+                                  ready: document.readyState === 'complete' };",
+                        vec![token.clone()],
+                    )
+                    .await;
+                // A script that fails ran while the document was being replaced.
+                if let Ok(seen) = seen {
+                    let flag = |k: &str| seen[k].as_bool().unwrap_or(false);
+                    let quiet = match mark {
+                        None => flag("ready"),
+                        // Not left: give a navigation the action scheduled time to begin.
+                        Some(_) if flag("same") => {
+                            !flag("leaving") && started.elapsed() >= NAVIGATION_GRACE
+                        }
+                        Some(_) => flag("ready"),
+                    };
+                    if quiet {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    /// Whether the session still answers a trivial command within `within`: after a
+    /// screenshot that did not come back, one that does not is stalled for good.
+    pub async fn answers(&self, within: Duration) -> bool {
+        matches!(
+            tokio::time::timeout(within, self.client.execute("return 1;", vec![])).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// A PNG of the viewport. Through Chromium's DevTools command when the driver offers it
+    /// (`optimizeForSpeed`: a faster encoder, taken once per step), else WebDriver's.
     pub async fn screenshot(&self) -> Option<Vec<u8>> {
         if let Some(session) = self.client.session_id().await.ok().flatten() {
             let url = format!("{}/session/{session}/goog/cdp/execute", self.webdriver_url);

@@ -12,7 +12,7 @@ use fantoccini::error::CmdError;
 use serde_json::{Value, json};
 
 use super::FINDER_JS;
-use super::session::Browser;
+use super::session::{Browser, DocumentMark};
 
 const POLL: Duration = Duration::from_millis(100);
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -39,6 +39,9 @@ pub struct Done {
     /// The step handed the form's input to the page (SUBMIT, or a click on a button of a
     /// form, such as a wizard's "Next"): what fails after it was the page refusing it.
     pub hands_over: bool,
+    /// The document the step's action (a click, a submission) started from, so the run
+    /// can wait out a navigation the action began.
+    pub mark: Option<DocumentMark>,
 }
 
 pub struct Values<'a> {
@@ -479,9 +482,11 @@ pub async fn run(
                 vec![el_arg(&el)],
             )
             .await?;
+            let mark = b.mark_document().await;
             el.click().await.map_err(classify)?;
             Ok(Done {
                 hands_over: form_button == json!(true),
+                mark,
                 ..Done::default()
             })
         }
@@ -520,6 +525,7 @@ pub async fn run(
                 vec![form.clone()],
             )
             .await?;
+            let mark = b.mark_document().await;
             match button.get(ELEMENT_KEY).and_then(Value::as_str) {
                 Some(id) => {
                     Element::from_element_id(b.client.clone(), id.to_owned().into())
@@ -534,11 +540,12 @@ pub async fn run(
                         vec![form],
                     )
                     .await?;
-                    // Let the navigation begin; the driver then waits for it.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
-            Ok(Done::default())
+            Ok(Done {
+                mark,
+                ..Done::default()
+            })
         }
         StepKind::Upload => {
             let el = find(b, locator()?, timeout, false).await?;

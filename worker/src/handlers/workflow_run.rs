@@ -28,6 +28,7 @@ const HANG_MARGIN: Duration = Duration::from_secs(2);
 /// After a step that may navigate, how long the page may take to load before its
 /// screenshot is taken anyway.
 const SETTLE: Duration = Duration::from_secs(3);
+const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(ctx: JobCtx, job: WorkflowRun) -> Result<Completion, JobFailure> {
     let plan = runs::plan(&ctx.rt.db, ctx.lease.org_id, job.run_id).await?;
@@ -135,15 +136,26 @@ async fn execute(
         let index = i as i32;
         match result {
             Ok(done) => {
-                if done.hands_over || matches!(step.kind, StepKind::Goto | StepKind::Submit) {
-                    browser.settle(SETTLE).await;
-                }
+                // After a GOTO, or an action that may have navigated, the page is let
+                // settle; one that does not gets no screenshot (see `Browser::settle`).
+                let quiet = if done.mark.is_some() || step.kind == StepKind::Goto {
+                    browser.settle(done.mark.as_ref(), SETTLE).await
+                } else {
+                    true
+                };
                 let shot_name = done
                     .screenshot_name
                     .clone()
                     .unwrap_or_else(|| format!("step-{i:03}"));
-                let screenshot_key =
-                    screenshot_later(ctx, browser, &shot_name, &mut uploads_pending).await;
+                let (screenshot_key, stalled) = if quiet {
+                    match screenshot_later(ctx, browser, &shot_name, &mut uploads_pending).await {
+                        Ok(key) => (key, false),
+                        Err(Stalled) => (None, true),
+                    }
+                } else {
+                    tracing::debug!(step = i, "page still navigating; no screenshot");
+                    (None, false)
+                };
                 let output = done
                     .output
                     .map(|(name, v)| json!({ name: mask.apply_json(v) }));
@@ -163,6 +175,16 @@ async fn execute(
                 .await?;
                 if step.kind == StepKind::Submit || done.hands_over {
                     submitted = true;
+                }
+                if stalled {
+                    // The step passed, but a browser that stopped answering can do nothing
+                    // more: a fresh one, on the next attempt.
+                    outcome = Err(JobFailure::Retryable(format!(
+                        "the browser stopped answering after step {} ({})",
+                        i + 1,
+                        step.kind.as_str()
+                    )));
+                    break;
                 }
             }
             Err(e) => {
@@ -237,6 +259,9 @@ async fn record(ctx: &JobCtx, step: StepRecord) -> Result<(), JobFailure> {
         .map_err(JobFailure::from)
 }
 
+/// A screenshot that did not come back, from a session that no longer answers at all.
+struct Stalled;
+
 /// Takes a screenshot now and stores and records it in the background; the key it will
 /// have (`None` if the browser gave none).
 async fn screenshot_later(
@@ -244,17 +269,19 @@ async fn screenshot_later(
     browser: &Browser,
     name: &str,
     pending: &mut tokio::task::JoinSet<()>,
-) -> Option<String> {
-    let png = match tokio::time::timeout(Duration::from_secs(10), browser.screenshot()).await {
+) -> Result<Option<String>, Stalled> {
+    let png = match tokio::time::timeout(SCREENSHOT_TIMEOUT, browser.screenshot()).await {
         Ok(Some(png)) => png,
-        _ => return None,
+        Ok(None) => return Ok(None),
+        Err(_) if browser.answers(Duration::from_secs(2)).await => return Ok(None),
+        Err(_) => return Err(Stalled),
     };
     if png.len() as u64 > ctx.rt.config.runs.artifact_max_bytes {
         tracing::warn!(
             size = png.len(),
             "screenshot over the artifact cap; not stored"
         );
-        return None;
+        return Ok(None);
     }
     let file = format!("{name}.png");
     let key = runs::artifact_key(&ctx.lease, &file);
@@ -262,13 +289,13 @@ async fn screenshot_later(
     pending.spawn(async move {
         store(&ctx, "SCREENSHOT", &file, "image/png", png).await;
     });
-    Some(key)
+    Ok(Some(key))
 }
 
 /// Takes, stores and records a screenshot; `None` (and a warning) if any of it failed:
 /// evidence is best effort, the step's result is not.
 async fn screenshot(ctx: &JobCtx, browser: &Browser, name: &str) -> Option<String> {
-    let png = match tokio::time::timeout(Duration::from_secs(10), browser.screenshot()).await {
+    let png = match tokio::time::timeout(SCREENSHOT_TIMEOUT, browser.screenshot()).await {
         Ok(Some(png)) => png,
         _ => return None,
     };
