@@ -17,6 +17,8 @@ pub struct Model {
     /// `SUCCESS` or `VALIDATION_ERROR`.
     pub expected_outcome: String,
     pub retry_of: Option<Uuid>,
+    /// `EVERY_STEP` or `ON_FAILURE`.
+    pub screenshots: String,
     pub created_by_type: String,
     pub created_by_id: Option<Uuid>,
     pub created_at: DateTimeUtc,

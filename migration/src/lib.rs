@@ -18,6 +18,7 @@ mod m20261201_000010_automation;
 mod m20261201_000011_runs;
 mod m20261201_000012_form_analyses;
 mod m20261201_000013_llm_usage;
+mod m20261201_000014_run_screenshots;
 mod sql;
 
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_runs::Migration),
             Box::new(m20261201_000012_form_analyses::Migration),
             Box::new(m20261201_000013_llm_usage::Migration),
+            Box::new(m20261201_000014_run_screenshots::Migration),
         ]
     }
 }

@@ -41,7 +41,7 @@ mod sqlite_only {
     );
 }
 
-pub const RUN: &str = "id status outcome cancelRequestedAt version scenarioId expectedOutcome error errorClass retryOfId inputs outputs \
+pub const RUN: &str = "id status outcome screenshots cancelRequestedAt version scenarioId expectedOutcome error errorClass retryOfId inputs outputs \
     attempts { number status workerId startedAt finishedAt errorClass error } \
     steps { index kind status durationMs error screenshotUrl output } \
     artifacts { attempt kind name sizeBytes contentType url }";
@@ -309,6 +309,11 @@ async fn a_run_fills_the_form_and_keeps_its_evidence(backend: Backend) {
     let steps = run["steps"].as_array().unwrap();
     assert_eq!(steps.len(), signup_steps().as_array().unwrap().len());
     assert!(steps.iter().all(|s| s["status"] == "SUCCEEDED"));
+    assert_eq!(run["screenshots"], "EVERY_STEP");
+    assert!(
+        steps.iter().all(|s| s["screenshotUrl"].is_string()),
+        "a screenshot after every step: {steps:?}"
+    );
     assert_eq!(steps[0]["kind"], "GOTO");
     let url = steps[13]["screenshotUrl"]
         .as_str()
@@ -438,7 +443,7 @@ async fn outcomes_follow_the_expected_outcome(backend: Backend) {
     )
     .await;
     let r = app
-        .gql(&app.engineer_a.caller(), &format!("mutation($w: ID!, $s: [ID!]!) {{ launchRuns(input: {{ workflowId: $w, scenarioIds: $s }}) {{ {RUN} }} }}"), json!({ "w": wid, "s": [invalid, taken] }))
+        .gql(&app.engineer_a.caller(), &format!("mutation($w: ID!, $s: [ID!]!) {{ launchRuns(input: {{ workflowId: $w, scenarioIds: $s, screenshots: ON_FAILURE }}) {{ {RUN} }} }}"), json!({ "w": wid, "s": [invalid, taken] }))
         .await;
     let launched = r.data()["launchRuns"].as_array().unwrap().clone();
     assert_eq!(launched.len(), 2);
@@ -479,10 +484,18 @@ async fn outcomes_follow_the_expected_outcome(backend: Backend) {
         "{}",
         failed["error"]
     );
-    // Not retried; the page and console kept as evidence.
+    // Not retried; the page and console kept as evidence. Launched ON_FAILURE: no
+    // screenshot of the steps that passed, but one of the failure.
     let attempts = failed["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 1, "{attempts:?}");
     assert_eq!(attempts[0]["errorClass"], "ASSERTION");
+    assert_eq!(failed["screenshots"], "ON_FAILURE");
+    let steps = failed["steps"].as_array().unwrap();
+    let (last, passed) = steps.split_last().unwrap();
+    assert!(
+        passed.iter().all(|s| s["screenshotUrl"].is_null()) && last["screenshotUrl"].is_string(),
+        "{steps:?}"
+    );
     let kinds: Vec<&str> = failed["artifacts"]
         .as_array()
         .unwrap()
@@ -491,6 +504,11 @@ async fn outcomes_follow_the_expected_outcome(backend: Backend) {
         .collect();
     assert!(
         kinds.contains(&"HTML") && kinds.contains(&"CONSOLE_LOG"),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "SCREENSHOT").count(),
+        1,
         "{kinds:?}"
     );
     let html = failed["artifacts"]
@@ -521,12 +539,16 @@ async fn outcomes_follow_the_expected_outcome(backend: Backend) {
     let r = app
         .gql(
             &app.engineer_a.caller(),
-            "mutation($id: ID!) { retryRun(id: $id) { id retryOfId status } }",
+            "mutation($id: ID!) { retryRun(id: $id) { id retryOfId status screenshots } }",
             json!({ "id": failed["id"] }),
         )
         .await;
     let again = &r.data()["retryRun"];
     assert_eq!(again["retryOfId"], failed["id"]);
+    assert_eq!(
+        again["screenshots"], "ON_FAILURE",
+        "a retry keeps the policy"
+    );
     assert_ne!(again["id"], failed["id"]);
     let again = wait_run(
         &app,
@@ -857,6 +879,16 @@ async fn launching_is_bounded_and_versions_stay_pinned(backend: Backend) {
             json!({ "w": wid, "s": vec![ok.clone(); 1001] }),
         )
         .await;
+    assert_eq!(r.code(), "BAD_USER_INPUT");
+    // A screenshot policy that does not exist is refused before anything is queued.
+    let r = app
+        .gql(
+            &engineer,
+            "mutation($w: ID!, $s: [ID!]!, $p: Screenshots!) { launchRuns(input: { workflowId: $w, scenarioIds: $s, screenshots: $p }) { id } }",
+            json!({ "w": wid, "s": [ok], "p": "SOMETIMES" }),
+        )
+        .await;
+    assert!(r.message().contains("SOMETIMES"), "{}", r.message());
     assert_eq!(r.code(), "BAD_USER_INPUT");
     let r = app
         .gql(

@@ -119,6 +119,33 @@ pub struct Launch {
     pub scenario_ids: Vec<Option<Uuid>>,
     /// A published version; the latest when `None`.
     pub version: Option<i32>,
+    pub screenshots: Screenshots,
+}
+
+/// Which screenshots a run takes besides its failure's (always taken): one after every
+/// step, as a record of the whole run; or only its SCREENSHOT steps', for batches where
+/// time and storage matter more than a picture of each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Screenshots {
+    #[default]
+    EveryStep,
+    OnFailure,
+}
+
+impl Screenshots {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Screenshots::EveryStep => "EVERY_STEP",
+            Screenshots::OnFailure => "ON_FAILURE",
+        }
+    }
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "EVERY_STEP" => Screenshots::EveryStep,
+            "ON_FAILURE" => Screenshots::OnFailure,
+            _ => return None,
+        })
+    }
 }
 
 /// Queues runs in one transaction: every one or none. `scenario_ids[i] = None` runs the
@@ -227,6 +254,7 @@ pub async fn launch(
             inputs,
             expected_outcome: expected.as_str().to_owned(),
             retry_of: None,
+            screenshots: input.screenshots.as_str().to_owned(),
             created_by_type: org.actor().kind().to_owned(),
             created_by_id: org.actor().id(),
             created_at: now,

@@ -1,14 +1,15 @@
 //! `workflow_run`: one attempt of a run. A filtering proxy for the target's egress rules, a
 //! fresh browser behind it, then the pinned version's steps in order, each recorded as it
-//! ends with a screenshot (and on failure the page's HTML and console log). A watchdog
-//! kills the browser, inside whatever command is hanging, when the run's time is up or it
-//! is cancelled. Secret values are masked in everything recorded.
+//! ends with a screenshot (unless the run was launched `ON_FAILURE`), and on failure a
+//! screenshot, the page's HTML and console log. A watchdog kills the browser, inside
+//! whatever command is hanging, when the run's time is up or it is cancelled. Secret
+//! values are masked in everything recorded.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use domain::automation::definition::StepKind;
-use domain::automation::runs::{self, ArtifactRecord, Plan, StepRecord};
+use domain::automation::runs::{self, ArtifactRecord, Plan, Screenshots, StepRecord};
 use domain::automation::scenarios::Outcome;
 use domain::jobs::JobFailure;
 use domain::jobs::contracts::WorkflowRun;
@@ -78,6 +79,8 @@ async fn execute(
     // Screenshots are stored off the critical path; all are in before the outcome.
     let mut uploads_pending = tokio::task::JoinSet::new();
     let mut submitted = false;
+    // Else only SCREENSHOT steps and the failure take one.
+    let every_step = Screenshots::parse(&plan.run.screenshots) != Some(Screenshots::OnFailure);
     let mut outcome = Ok(());
     // The browser's start-up traffic (its first tab, a search engine's start page) is not
     // the run's: a blank page, then the network log and the refusals so far are set aside.
@@ -136,9 +139,12 @@ async fn execute(
         let index = i as i32;
         match result {
             Ok(done) => {
+                let wanted = every_step || done.screenshot_name.is_some();
                 // After a GOTO, or an action that may have navigated, the page is let
                 // settle; one that does not gets no screenshot (see `Browser::settle`).
-                let quiet = if done.mark.is_some() || step.kind == StepKind::Goto {
+                let quiet = if !wanted {
+                    false
+                } else if done.mark.is_some() || step.kind == StepKind::Goto {
                     browser.settle(done.mark.as_ref(), SETTLE).await
                 } else {
                     true
@@ -153,7 +159,9 @@ async fn execute(
                         Err(Stalled) => (None, true),
                     }
                 } else {
-                    tracing::debug!(step = i, "page still navigating; no screenshot");
+                    if wanted {
+                        tracing::debug!(step = i, "page still navigating; no screenshot");
+                    }
                     (None, false)
                 };
                 let output = done

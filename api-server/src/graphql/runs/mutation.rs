@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object};
 use domain::automation::runs;
 use domain::jobs::store::Policy;
 
-use super::types::Run;
+use super::types::{Run, Screenshots};
 use crate::auth::RequestCtx;
 use crate::graphql::authz::MutationGuard;
 use crate::graphql::error::IntoGqlError;
@@ -20,6 +20,8 @@ pub struct LaunchRunInput {
     pub scenario_id: Option<ID>,
     /// A published version; default the latest.
     pub version: Option<i32>,
+    #[graphql(default)]
+    pub screenshots: Screenshots,
 }
 
 #[derive(InputObject)]
@@ -28,6 +30,8 @@ pub struct LaunchRunsInput {
     /// One run per scenario, at most 1000, all queued in one transaction (or none).
     pub scenario_ids: Vec<ID>,
     pub version: Option<i32>,
+    #[graphql(default)]
+    pub screenshots: Screenshots,
 }
 
 #[Object]
@@ -54,6 +58,7 @@ impl RunMutation {
                 workflow_id,
                 scenario_ids: vec![scenario],
                 version: input.version,
+                screenshots: input.screenshots.into(),
             },
             &Policy::from(&rc.config().jobs),
             &rc.config().runs,
@@ -92,6 +97,7 @@ impl RunMutation {
                 workflow_id,
                 scenario_ids,
                 version: input.version,
+                screenshots: input.screenshots.into(),
             },
             &Policy::from(&rc.config().jobs),
             &rc.config().runs,

@@ -37,6 +37,17 @@ pub enum RunErrorClass {
     Cancelled,
 }
 
+/// Which screenshots a run takes besides its failure's, which it always takes.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+#[graphql(remote = "runs::Screenshots")]
+pub enum Screenshots {
+    /// One after every step (the default): a picture of the whole run.
+    #[default]
+    EveryStep,
+    /// Only the SCREENSHOT steps': faster, and less to store, for large batches.
+    OnFailure,
+}
+
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct Run {
@@ -48,6 +59,8 @@ pub struct Run {
     /// The inputs it runs with (the scenario's, as they were at launch).
     pub inputs: Json<serde_json::Value>,
     pub expected_outcome: ExpectedOutcome,
+    /// Chosen at launch; a retry keeps it.
+    pub screenshots: Screenshots,
     pub status: RunStatus,
     /// What the site did, once the run succeeded: SUCCESS, or VALIDATION_ERROR when it
     /// refused the input as an INVALID scenario expects.
@@ -89,6 +102,9 @@ impl From<runs::Run> for Run {
             )
             .unwrap_or(domain::automation::scenarios::Outcome::Success)
             .into(),
+            screenshots: runs::Screenshots::parse(&r.row.screenshots)
+                .unwrap_or_default()
+                .into(),
             status: status.into(),
             outcome: r
                 .job
