@@ -1,7 +1,9 @@
 // Finds the element a step's locator names, in the current frame and every open shadow
-// root below it. Returns the element (serialized by WebDriver as a reference) or null.
+// root below it. Returns null, or [the element (serialized by WebDriver as a reference),
+// the facts a step needs about it]: asked here, they cost no command of their own.
 // arguments: [strategy ("css" | "xpath" | "text" | "label"), value]
 const [strategy, value] = arguments;
+const found = (() => {
 const norm = (s) => (s || '').replace(/\s+/g, ' ').trim().replace(/[\s:*]+$/, '').toLowerCase();
 const want = norm(value);
 function roots(start) {
@@ -89,3 +91,16 @@ if (strategy === 'label') {
   return pick(fields.filter((el) => names(el).some((n) => n.startsWith(want) || n.includes(want))));
 }
 throw new Error('unknown locator strategy ' + strategy);
+})();
+if (!found) return null;
+// Shown as WebDriver's "is displayed" means it: a box, and neither hidden nor transparent.
+const box = found.getBoundingClientRect();
+const displayed = box.width > 0 && box.height > 0 && (found.checkVisibility
+  ? found.checkVisibility({ opacityProperty: true, visibilityProperty: true })
+  : visible(found));
+return [found, {
+  displayed,
+  kind: (found.type || found.tagName || '').toLowerCase(),
+  maxLength: found.maxLength > 0 ? found.maxLength : -1,
+  empty: !found.value,
+}];

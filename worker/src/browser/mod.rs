@@ -7,5 +7,5 @@ pub mod egress;
 pub mod session;
 pub mod steps;
 
-/// `finder.js`: arguments `[strategy, value]`, returns the element or null.
+/// `finder.js`: arguments `[strategy, value]`, returns null or `[element, facts]`.
 pub const FINDER_JS: &str = include_str!("finder.js");

@@ -142,6 +142,23 @@ const NAVIGATION_GRACE: Duration = Duration::from_millis(150);
 #[derive(Debug)]
 pub struct DocumentMark(String);
 
+impl DocumentMark {
+    /// A fresh tag, for a script that runs `MARK_JS` itself.
+    pub fn fresh() -> Self {
+        DocumentMark(uuid::Uuid::now_v7().to_string())
+    }
+    pub fn token(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Statements that tag the document with `token` (a variable in scope) and note when it
+/// begins to unload.
+pub const MARK_JS: &str = "window.__opsdeckMark = { token, leaving: false };
+    const leave = () => { if (window.__opsdeckMark) window.__opsdeckMark.leaving = true; };
+    addEventListener('beforeunload', leave, { capture: true });
+    addEventListener('pagehide', leave, { capture: true });";
+
 pub struct Browser {
     pub client: Client,
     pub webdriver_url: String,
@@ -314,20 +331,15 @@ impl Browser {
     /// always wait for the navigation it starts; `settle` then tells a navigation still to
     /// commit from none at all.
     pub async fn mark_document(&self) -> Option<DocumentMark> {
-        let token = uuid::Uuid::now_v7().to_string();
+        let mark = DocumentMark::fresh();
         self.client
             .execute(
-                "const token = arguments[0];
-                 window.__opsdeckMark = { token, leaving: false };
-                 const leave = () => { if (window.__opsdeckMark) window.__opsdeckMark.leaving = true; };
-                 addEventListener('beforeunload', leave, { capture: true });
-                 addEventListener('pagehide', leave, { capture: true });
-                 return true;",
-                vec![json!(token)],
+                &format!("const token = arguments[0]; {MARK_JS} return true;"),
+                vec![json!(mark.token())],
             )
             .await
             .ok()
-            .map(|_| DocumentMark(token))
+            .map(|_| mark)
     }
 
     /// Waits, at most `within`, until the page is quiet: loaded, and, after an action

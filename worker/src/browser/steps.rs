@@ -12,7 +12,7 @@ use fantoccini::error::CmdError;
 use serde_json::{Value, json};
 
 use super::FINDER_JS;
-use super::session::{Browser, DocumentMark};
+use super::session::{Browser, DocumentMark, MARK_JS};
 
 const POLL: Duration = Duration::from_millis(100);
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -142,16 +142,38 @@ fn strategy_args(loc: &Locator) -> Result<Vec<Value>, StepError> {
     Ok(vec![json!(s), json!(v)])
 }
 
-async fn find_now(b: &Browser, loc: &Locator) -> Result<Option<Element>, StepError> {
+/// What the finder tells of the element it found, in the same command.
+#[derive(Debug, Default)]
+struct Facts {
+    /// Shown, as WebDriver's "is displayed" means it.
+    displayed: bool,
+    /// The input's `type`, else the tag name, lower-case.
+    kind: String,
+    /// `maxlength`, or -1.
+    max_length: i64,
+    /// No value yet (nothing to clear before typing).
+    empty: bool,
+}
+
+async fn find_now(b: &Browser, loc: &Locator) -> Result<Option<(Element, Facts)>, StepError> {
     let found = b
         .client
         .execute(FINDER_JS, strategy_args(loc)?)
         .await
         .map_err(classify)?;
-    Ok(found
-        .get(ELEMENT_KEY)
-        .and_then(Value::as_str)
-        .map(|id| Element::from_element_id(b.client.clone(), id.to_owned().into())))
+    let Some(id) = found[0].get(ELEMENT_KEY).and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let facts = &found[1];
+    Ok(Some((
+        Element::from_element_id(b.client.clone(), id.to_owned().into()),
+        Facts {
+            displayed: facts["displayed"].as_bool().unwrap_or(false),
+            kind: facts["kind"].as_str().unwrap_or_default().to_owned(),
+            max_length: facts["maxLength"].as_i64().unwrap_or(-1),
+            empty: facts["empty"].as_bool().unwrap_or(false),
+        },
+    )))
 }
 
 /// Waits for the element (present; visible when `visible`).
@@ -161,6 +183,17 @@ async fn find(
     timeout: Duration,
     visible: bool,
 ) -> Result<Element, StepError> {
+    find_with_facts(b, loc, timeout, visible)
+        .await
+        .map(|(el, _)| el)
+}
+
+async fn find_with_facts(
+    b: &Browser,
+    loc: &Locator,
+    timeout: Duration,
+    visible: bool,
+) -> Result<(Element, Facts), StepError> {
     let deadline = Instant::now() + timeout;
     loop {
         // A lookup still running at the deadline (a page too busy to answer) is a miss,
@@ -168,7 +201,7 @@ async fn find(
         let remaining = deadline.saturating_duration_since(Instant::now()).max(POLL);
         let look = async {
             Ok::<_, StepError>(match find_now(b, loc).await? {
-                Some(el) if !visible || el.is_displayed().await.unwrap_or(false) => Some(el),
+                Some(found) if !visible || found.1.displayed => Some(found),
                 _ => None,
             })
         };
@@ -388,17 +421,9 @@ pub async fn run(
             Ok(Done::default())
         }
         StepKind::Fill => {
-            let el = find(b, locator()?, timeout, true).await?;
+            let (el, facts) = find_with_facts(b, locator()?, timeout, true).await?;
             let value = rendered(&step.value)?;
-            let facts = js(
-                b,
-                "const el = arguments[0];
-                 return [(el.type || el.tagName || '').toLowerCase(), el.maxLength > 0 ? el.maxLength : -1];",
-                vec![el_arg(&el)],
-            )
-            .await?;
-            let kind = facts[0].as_str().unwrap_or_default();
-            let max_length = facts[1].as_i64().unwrap_or(-1);
+            let (kind, max_length) = (facts.kind.as_str(), facts.max_length);
             // Typing into date and time inputs depends on the browser's locale: set those.
             // A value longer than `maxlength` is set too: typing would cut it short, and
             // a scenario that means to send it too long would silently send a valid one.
@@ -424,7 +449,9 @@ pub async fn run(
                 )
                 .await?;
             } else {
-                el.clear().await.map_err(classify)?;
+                if !facts.empty {
+                    el.clear().await.map_err(classify)?;
+                }
                 el.send_keys(&value).await.map_err(classify)?;
             }
             Ok(Done::default())
@@ -491,25 +518,35 @@ pub async fn run(
             })
         }
         StepKind::Submit => {
-            let form = match &rendered_locator {
-                Some(loc) => {
-                    let el = find(b, loc, timeout, false).await?;
-                    js(b, "const el = arguments[0]; return el.tagName === 'FORM' ? el : (el.form || el.closest('form'));", vec![el_arg(&el)]).await?
-                }
-                None => js(b, "return document.forms[0] || null;", vec![]).await?,
+            let located = match &rendered_locator {
+                Some(loc) => el_arg(&find(b, loc, timeout, false).await?),
+                None => Value::Null,
             };
-            if form.is_null() {
-                return Err(StepError::Assertion("no form to submit".into()));
-            }
-            let invalid = js(
+            // One script: the form, what constraint validation says of it, its submit
+            // button, and the document marked (see `Browser::settle`).
+            let mark = DocumentMark::fresh();
+            let seen = js(
                 b,
-                "const f = arguments[0]; if (f.noValidate) return [];
-                 return [...f.elements].filter((e) => e.willValidate && !e.checkValidity())
-                   .map((e) => (e.name || e.id || e.type) + ': ' + e.validationMessage);",
-                vec![form.clone()],
+                &format!(
+                    "const [el, token] = arguments;
+                     const f = el ? (el.tagName === 'FORM' ? el : (el.form || el.closest('form')))
+                                  : (document.forms[0] || null);
+                     if (!f) return null;
+                     const invalid = f.noValidate ? [] : [...f.elements]
+                       .filter((e) => e.willValidate && !e.checkValidity())
+                       .map((e) => (e.name || e.id || e.type) + ': ' + e.validationMessage);
+                     if (invalid.length) return {{ invalid }};
+                     {MARK_JS}
+                     return {{ invalid, form: f,
+                       button: f.querySelector('button[type=submit], input[type=submit], button:not([type])') }};"
+                ),
+                vec![located, json!(mark.token())],
             )
             .await?;
-            if let Some(list) = invalid.as_array().filter(|l| !l.is_empty()) {
+            if seen.is_null() {
+                return Err(StepError::Assertion("no form to submit".into()));
+            }
+            if let Some(list) = seen["invalid"].as_array().filter(|l| !l.is_empty()) {
                 let fields: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
                 return Err(StepError::Refused(format!(
                     "the browser refused to submit the form: {}",
@@ -519,14 +556,7 @@ pub async fn run(
             // The form's own submit button when it has one, clicked through WebDriver (its
             // handlers run, and the driver waits for the navigation it starts); else
             // requestSubmit (submit events and validation, like a user pressing Enter).
-            let button = js(
-                b,
-                "return arguments[0].querySelector('button[type=submit], input[type=submit], button:not([type])');",
-                vec![form.clone()],
-            )
-            .await?;
-            let mark = b.mark_document().await;
-            match button.get(ELEMENT_KEY).and_then(Value::as_str) {
+            match seen["button"].get(ELEMENT_KEY).and_then(Value::as_str) {
                 Some(id) => {
                     Element::from_element_id(b.client.clone(), id.to_owned().into())
                         .click()
@@ -537,13 +567,13 @@ pub async fn run(
                     js(
                         b,
                         "const f = arguments[0]; setTimeout(() => f.requestSubmit(), 0);",
-                        vec![form],
+                        vec![seen["form"].clone()],
                     )
                     .await?;
                 }
             }
             Ok(Done {
-                mark,
+                mark: Some(mark),
                 ..Done::default()
             })
         }
@@ -614,7 +644,7 @@ pub async fn run(
                 (Some(loc), None, _, Some(state)) => {
                     let state = state.clone();
                     until(timeout, || async {
-                        let Some(el) = find_now(b, loc).await? else {
+                        let Some((el, _)) = find_now(b, loc).await? else {
                             // An element that is not there is not shown either.
                             if state == "HIDDEN" {
                                 return Ok(Ok(()));
@@ -636,7 +666,7 @@ pub async fn run(
                 (Some(loc), Some(_), _, _) => {
                     let text = rendered(&step.text)?;
                     until(timeout, || async {
-                        let Some(el) = find_now(b, loc).await? else {
+                        let Some((el, _)) = find_now(b, loc).await? else {
                             return Ok(Err(format!("no element found by {}", loc.describe())));
                         };
                         let has = el.text().await.map_err(classify)?;

@@ -82,9 +82,7 @@ async fn execute(
     // Else only SCREENSHOT steps and the failure take one.
     let every_step = Screenshots::parse(&plan.run.screenshots) != Some(Screenshots::OnFailure);
     let mut outcome = Ok(());
-    // The browser's start-up traffic (its first tab, a search engine's start page) is not
-    // the run's: a blank page, then the network log and the refusals so far are set aside.
-    let _ = browser.client.goto("about:blank").await;
+    // The browser's start-up traffic is not the run's: the network log so far is set aside.
     let _ = browser.page_request_hosts().await;
     // Every host the pages asked for in this attempt: a refusal of anything else was the
     // browser's own traffic, not the page's.
