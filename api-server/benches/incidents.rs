@@ -84,6 +84,10 @@ async fn seed(db: &domain::db::Db) -> Vec<uuid::Uuid> {
     orgs
 }
 
+/// The allocator the binaries use.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     domain::install_crypto_provider();
     let seconds = knob("BENCH_SECONDS", 5);

@@ -32,6 +32,10 @@ use uuid::Uuid;
 
 const SAMPLES: usize = 20;
 
+/// The allocator the binaries use.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     domain::install_crypto_provider();
     #[allow(clippy::disallowed_methods)]

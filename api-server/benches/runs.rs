@@ -38,6 +38,10 @@ const FORM: &str = r#"<!doctype html><html><body><form action="/done">
 <label for="age">Age</label><input id="age" name="age" type="number">
 <button type="submit">Send</button></form></body></html>"#;
 
+/// The allocator the binaries use.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     domain::install_crypto_provider();
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -73,6 +73,10 @@ async fn load(s: &Scenario, client: &reqwest::Client, seconds: u64, concurrency:
     .await
 }
 
+/// The allocator the binaries use.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     domain::install_crypto_provider();
     let seconds = setting("BENCH_SECONDS", 5);

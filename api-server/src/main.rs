@@ -1,5 +1,9 @@
 use clap::Parser;
 
+/// mimalloc: under concurrent requests glibc's malloc spent a sixth of the CPU (B1 profile).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     domain::install_crypto_provider();

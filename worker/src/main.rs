@@ -15,6 +15,10 @@ enum Command {
     Serve,
 }
 
+/// mimalloc: under concurrent requests glibc's malloc spent a sixth of the CPU (B1 profile).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     domain::install_crypto_provider();
     let matches = Cli::command().after_help(settings_help()).get_matches();
