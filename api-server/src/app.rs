@@ -9,6 +9,7 @@ use domain::object_store::ObjectStore;
 use domain::oidc::OidcVerifier;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::graphql::limits::DocumentLimits;
 use crate::graphql::{OpsdeckSchema, build_schema};
 
 pub struct AppState {
@@ -16,6 +17,8 @@ pub struct AppState {
     pub db: Db,
     pub authenticator: Authenticator,
     pub schema: OpsdeckSchema,
+    /// Applied to every document before `schema` executes it.
+    pub limits: DocumentLimits,
     pub store: ObjectStore,
     pub redis: Option<redis::Client>,
     pub queue: domain::jobs::queue::Queue,
@@ -36,8 +39,10 @@ impl AppState {
         let sealer = domain::automation::sealing::Sealer::from_config(&config)?;
         let store = ObjectStore::from_config(&config).await?;
         let queue = domain::jobs::queue::Queue::from_config(&config).await?;
+        let (schema, limits) = build_schema(&config.graphql);
         Ok(Arc::new(AppState {
-            schema: build_schema(&config.graphql),
+            schema,
+            limits,
             authenticator: Authenticator::with_cache_ttl(
                 db.clone(),
                 oidc,

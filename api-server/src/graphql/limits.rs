@@ -1,17 +1,16 @@
 //! The request limits async-graphql lacks: aliases per request and root fields per
 //! operation, checked on the parsed document before validation or execution. (Depth and
-//! complexity are the schema builder's own limits.)
+//! complexity are the schema builder's own limits.) Applied by the transports (`admit`)
+//! rather than as a schema extension: with any extension installed, async-graphql routes
+//! every field of every response through the extension chain and a registry lookup.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{ServerError, ServerResult, Variables};
-
-use crate::http::graphql::OperationLabel;
+use async_graphql::{Request, Response, ServerError};
 
 #[derive(Debug, Clone)]
 pub struct DocumentLimits {
@@ -24,9 +23,26 @@ pub struct DocumentLimits {
     pub introspection: bool,
 }
 
-impl ExtensionFactory for DocumentLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(self.clone())
+impl DocumentLimits {
+    /// Parses the request's document (kept in the request: execution does not parse it
+    /// again) and holds it to the limits. The operation's metric label, and the response to
+    /// send instead when the document does not parse or breaks a limit.
+    pub fn admit(&self, request: &mut Request) -> (String, Option<Response>) {
+        let doc = match request.parsed_query() {
+            Ok(doc) => doc,
+            Err(e) => return ("unknown".into(), Some(Response::from_errors(vec![e]))),
+        };
+        let label = operation_label(doc, &self.root_fields);
+        match check(doc, self) {
+            Ok(()) => (label, None),
+            Err(message) => {
+                let mut e = ServerError::new(message, None);
+                let mut ext = async_graphql::ErrorExtensionValues::default();
+                ext.set("code", "BAD_USER_INPUT");
+                e.extensions = Some(ext);
+                (label, Some(Response::from_errors(vec![e])))
+            }
+        }
     }
 }
 
@@ -82,32 +98,6 @@ fn operation_label(doc: &ExecutableDocument, known: &HashSet<String>) -> String 
         Some(name) if known.contains(name) => format!("{kind}.{name}"),
         Some(name) if name.starts_with("__") => format!("{kind}.introspection"),
         _ => format!("{kind}.other"),
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        if let Some(slot) = ctx.data_opt::<Arc<OperationLabel>>()
-            && let Ok(mut label) = slot.0.lock()
-        {
-            *label = Some(operation_label(&doc, &self.root_fields));
-        }
-        check(&doc, self).map_err(|message| {
-            let mut e = ServerError::new(message, None);
-            let mut ext = async_graphql::ErrorExtensionValues::default();
-            ext.set("code", "BAD_USER_INPUT");
-            e.extensions = Some(ext);
-            e
-        })?;
-        Ok(doc)
     }
 }
 

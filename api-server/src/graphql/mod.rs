@@ -47,25 +47,25 @@ pub struct Mutation(
 
 pub type OpsdeckSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub fn build_schema(limits: &GraphqlLimits) -> OpsdeckSchema {
-    let bare = Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish();
-    let root_fields = Arc::new(limits::root_field_names(&bare.sdl()));
+/// The schema, and the document limits every transport applies before executing on it.
+pub fn build_schema(limits: &GraphqlLimits) -> (OpsdeckSchema, limits::DocumentLimits) {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_directives(5)
         .limit_recursive_depth(32)
-        .disable_suggestions()
-        .extension(limits::DocumentLimits {
-            max_aliases: limits.max_aliases,
-            max_root_fields: limits.max_root_fields,
-            root_fields,
-            introspection: limits.introspection,
-        });
+        .disable_suggestions();
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
-    builder.finish()
+    let schema = builder.finish();
+    let document = limits::DocumentLimits {
+        max_aliases: limits.max_aliases,
+        max_root_fields: limits.max_root_fields,
+        root_fields: Arc::new(limits::root_field_names(&schema.sdl())),
+        introspection: limits.introspection,
+    };
+    (schema, document)
 }
 
 /// The SDL the server serves (`api-server print-schema`, and `schema.graphql`).
@@ -73,5 +73,5 @@ pub fn sdl() -> String {
     let limits = domain::config::Config::from_env_map(Default::default())
         .expect("default configuration")
         .graphql;
-    build_schema(&limits).sdl()
+    build_schema(&limits).0.sdl()
 }

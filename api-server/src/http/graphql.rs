@@ -6,7 +6,7 @@
 //! parameters (400), batches unless enabled, mutations over GET (405), bad credentials (401).
 //! Every error carries `extensions.code` and `extensions.requestId`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
@@ -370,11 +370,6 @@ pub async fn get(
     run(app, media, request_id, &headers, vec![request], false).await
 }
 
-/// Filled by the document-limits extension: the operation's type and first root field,
-/// known schema names only, so the metric labels stay bounded.
-#[derive(Default)]
-pub struct OperationLabel(pub Mutex<Option<String>>);
-
 async fn run(
     app: Arc<AppState>,
     media: MediaType,
@@ -405,13 +400,15 @@ async fn run(
     };
     let mut bodies = Vec::with_capacity(requests.len());
     let mut status = StatusCode::OK;
-    for request in requests {
-        let label = Arc::new(OperationLabel::default());
+    for mut request in requests {
         let start = Instant::now();
-        let response = app
-            .schema
-            .execute(request.data(rc.clone()).data(label.clone()))
-            .await;
+        // The label: the operation's type and first root field, known schema names only,
+        // so the metric labels stay bounded.
+        let (operation, refused) = app.limits.admit(&mut request);
+        let response = match refused {
+            Some(response) => response,
+            None => app.schema.execute(request.data(rc.clone())).await,
+        };
         let (body, request_error) = response_body(response, &request_id);
         let outcome = if request_error {
             "rejected"
@@ -420,12 +417,6 @@ async fn run(
         } else {
             "ok"
         };
-        let operation = label
-            .0
-            .lock()
-            .ok()
-            .and_then(|l| l.clone())
-            .unwrap_or_else(|| "unknown".into());
         metrics::counter!("opsdeck_graphql_requests_total", "operation" => operation.clone(), "outcome" => outcome)
             .increment(1);
         metrics::histogram!("opsdeck_graphql_request_duration_seconds", "operation" => operation)

@@ -266,6 +266,12 @@ impl Connection {
             send(out, json!({ "type": "error", "id": id, "payload": error })).await;
             return Next::Continue;
         }
+        if let (_, Some(refused)) = self.app.limits.admit(&mut request) {
+            let (body, _) = super::graphql::response_body(refused, &ctx.request_id);
+            let errors = body.get("errors").cloned().unwrap_or(Value::Array(vec![]));
+            send(out, json!({ "type": "error", "id": id, "payload": errors })).await;
+            return Next::Continue;
+        }
         let schema = self.app.schema.clone();
         let out = out.clone();
         let active = self.active.clone();
