@@ -6,6 +6,7 @@
 //! parameters (400), batches unless enabled, mutations over GET (405), bad credentials (401).
 //! Every error carries `extensions.code` and `extensions.requestId`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -409,10 +410,11 @@ async fn run(
             Some(response) => response,
             None => app.schema.execute(request.data(rc.clone())).await,
         };
-        let (body, request_error) = response_body(response, &request_id);
+        let body = response_body(response, &request_id);
+        let request_error = body.request_error;
         let outcome = if request_error {
             "rejected"
-        } else if body.get("errors").is_some() {
+        } else if !body.errors.is_empty() {
             "error"
         } else {
             "ok"
@@ -426,20 +428,38 @@ async fn run(
         }
         bodies.push(body);
     }
-    let body = if batched {
-        Value::Array(bodies)
+    let text = if batched {
+        serde_json::to_string(&bodies)
     } else {
-        bodies.remove(0)
-    };
-    let mut resp = (status, body.to_string()).into_response();
+        serde_json::to_string(&bodies[0])
+    }
+    .unwrap_or_else(|_| {
+        r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_owned()
+    });
+    let mut resp = (status, text).into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
     resp
 }
 
-/// The response as JSON, every error coded; `true` when it is a request error (the
-/// document did not parse or validate: no `data` entry, per the specification).
-pub(crate) fn response_body(response: async_graphql::Response, request_id: &str) -> (Value, bool) {
+/// A response as it is sent, every error coded. Serialized straight from async-graphql's
+/// value: the data (most of a large response) is never copied into a JSON tree, and its
+/// fields keep the order the document asked for them in.
+#[derive(serde::Serialize)]
+pub(crate) struct ResponseBody {
+    /// Absent on a request error, per the specification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<GqlValue>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Value>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: BTreeMap<String, GqlValue>,
+    /// The document did not parse or validate (or broke a limit): nothing was executed.
+    #[serde(skip)]
+    pub request_error: bool,
+}
+
+pub(crate) fn response_body(response: async_graphql::Response, request_id: &str) -> ResponseBody {
     let request_error = !response.errors.is_empty()
         && response.data == GqlValue::Null
         && response.errors.iter().all(|e| e.path.is_empty());
@@ -448,22 +468,12 @@ pub(crate) fn response_body(response: async_graphql::Response, request_id: &str)
         .into_iter()
         .map(|e| coded_error(e, request_error, request_id))
         .collect();
-    let mut body = Map::new();
-    if !request_error {
-        body.insert(
-            "data".into(),
-            response.data.into_json().unwrap_or(Value::Null),
-        );
+    ResponseBody {
+        data: (!request_error).then_some(response.data),
+        errors,
+        extensions: response.extensions,
+        request_error,
     }
-    if !errors.is_empty() {
-        body.insert("errors".into(), Value::Array(errors));
-    }
-    if !response.extensions.is_empty()
-        && let Ok(ext) = serde_json::to_value(&response.extensions)
-    {
-        body.insert("extensions".into(), ext);
-    }
-    (Value::Object(body), request_error)
 }
 
 /// Gives a code to errors async-graphql raised itself (parse, validation, limits:

@@ -267,9 +267,12 @@ impl Connection {
             return Next::Continue;
         }
         if let (_, Some(refused)) = self.app.limits.admit(&mut request) {
-            let (body, _) = super::graphql::response_body(refused, &ctx.request_id);
-            let errors = body.get("errors").cloned().unwrap_or(Value::Array(vec![]));
-            send(out, json!({ "type": "error", "id": id, "payload": errors })).await;
+            let body = super::graphql::response_body(refused, &ctx.request_id);
+            send(
+                out,
+                json!({ "type": "error", "id": id, "payload": body.errors }),
+            )
+            .await;
             return Next::Continue;
         }
         let schema = self.app.schema.clone();
@@ -287,12 +290,11 @@ impl Connection {
                     && response.data == GqlValue::Null
                     && response.errors.iter().all(|e| e.path.is_empty());
                 first = false;
-                let (body, _) = super::graphql::response_body(response, &request_id);
+                let body = super::graphql::response_body(response, &request_id);
                 if is_request_error {
-                    let errors = body.get("errors").cloned().unwrap_or(Value::Array(vec![]));
                     send(
                         &out,
-                        json!({ "type": "error", "id": task_id, "payload": errors }),
+                        json!({ "type": "error", "id": task_id, "payload": body.errors }),
                     )
                     .await;
                     active.lock().map(|mut m| m.remove(&task_id)).ok();

@@ -112,6 +112,23 @@ async fn media_types_status_codes_and_csrf() {
 }
 
 #[tokio::test]
+async fn response_fields_keep_the_documents_order() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let text = app
+        .http
+        .post(app.url("/graphql"))
+        .header(CONTENT_TYPE, "application/json")
+        .body(json!({ "query": "{ zeta: __typename alpha: __typename }" }).to_string())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, r#"{"data":{"zeta":"Query","alpha":"Query"}}"#);
+}
+
+#[tokio::test]
 async fn get_runs_queries_only() {
     let app = TestApp::new(Backend::Sqlite).await;
     let get = |query: &str| {

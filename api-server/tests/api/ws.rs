@@ -85,6 +85,29 @@ async fn authenticated_operations_run_over_the_socket() {
         (Some("error"), Some("2"))
     );
     assert_eq!(msg["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    // The document limits hold over the socket too: the operation is refused, the socket
+    // stays open.
+    let aliases: String = (0..31).map(|i| format!("a{i}: slug ")).collect();
+    send(
+        &mut s,
+        json!({ "id": "3", "type": "subscribe", "payload": { "query": format!("{{ organization {{ {aliases} }} }}") } }),
+    )
+    .await;
+    let msg = next(&mut s).await.unwrap();
+    assert_eq!(
+        (msg["type"].as_str(), msg["id"].as_str()),
+        (Some("error"), Some("3")),
+        "{msg}"
+    );
+    assert_eq!(msg["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(
+        msg["payload"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("aliases")),
+        "{msg}"
+    );
+    send(&mut s, json!({ "type": "ping" })).await;
+    assert_eq!(next(&mut s).await.unwrap()["type"], "pong");
     send(
         &mut s,
         json!({ "type": "connection_init", "payload": { "token": app.admin_a.token } }),
