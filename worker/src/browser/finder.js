@@ -95,9 +95,10 @@ throw new Error('unknown locator strategy ' + strategy);
 if (!found) return null;
 // Shown as WebDriver's "is displayed" means it: a box, and neither hidden nor transparent.
 const box = found.getBoundingClientRect();
+const style = getComputedStyle(found);
 const displayed = box.width > 0 && box.height > 0 && (found.checkVisibility
   ? found.checkVisibility({ opacityProperty: true, visibilityProperty: true })
-  : visible(found));
+  : style.visibility !== 'hidden' && style.display !== 'none' && style.opacity !== '0');
 return [found, {
   displayed,
   kind: (found.type || found.tagName || '').toLowerCase(),

@@ -348,7 +348,7 @@ impl Browser {
     /// that starts while a navigation commits can stall the whole session (seen after a
     /// form's POST), so the caller takes none.
     pub async fn settle(&self, mark: Option<&DocumentMark>, within: Duration) -> bool {
-        let token = mark.map_or(Value::Null, |m| json!(m.0));
+        let token = mark.map_or(Value::Null, |m| json!(m.token()));
         let started = std::time::Instant::now();
         tokio::time::timeout(within, async {
             loop {

@@ -143,7 +143,7 @@ fn strategy_args(loc: &Locator) -> Result<Vec<Value>, StepError> {
 }
 
 /// What the finder tells of the element it found, in the same command.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Facts {
     /// Shown, as WebDriver's "is displayed" means it.
     displayed: bool,

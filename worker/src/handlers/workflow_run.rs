@@ -137,30 +137,19 @@ async fn execute(
         let index = i as i32;
         match result {
             Ok(done) => {
-                let wanted = every_step || done.screenshot_name.is_some();
-                // After a GOTO, or an action that may have navigated, the page is let
-                // settle; one that does not gets no screenshot (see `Browser::settle`).
-                let quiet = if !wanted {
-                    false
-                } else if done.mark.is_some() || step.kind == StepKind::Goto {
-                    browser.settle(done.mark.as_ref(), SETTLE).await
-                } else {
-                    true
-                };
-                let shot_name = done
-                    .screenshot_name
-                    .clone()
-                    .unwrap_or_else(|| format!("step-{i:03}"));
-                let (screenshot_key, stalled) = if quiet {
-                    match screenshot_later(ctx, browser, &shot_name, &mut uploads_pending).await {
-                        Ok(key) => (key, false),
-                        Err(Stalled) => (None, true),
-                    }
-                } else {
-                    if wanted {
-                        tracing::debug!(step = i, "page still navigating; no screenshot");
-                    }
-                    (None, false)
+                let (screenshot_key, stalled) = match step_screenshot(
+                    ctx,
+                    browser,
+                    step.kind,
+                    &done,
+                    i,
+                    every_step,
+                    &mut uploads_pending,
+                )
+                .await
+                {
+                    Ok(key) => (key, false),
+                    Err(Stalled) => (None, true),
                 };
                 let output = done
                     .output
@@ -267,6 +256,34 @@ async fn record(ctx: &JobCtx, step: StepRecord) -> Result<(), JobFailure> {
 
 /// A screenshot that did not come back, from a session that no longer answers at all.
 struct Stalled;
+
+/// The step's screenshot: none when the run takes none for this step; after a GOTO or an
+/// action that may have navigated, once the page has settled, and none when it is still
+/// navigating (see `Browser::settle`).
+async fn step_screenshot(
+    ctx: &JobCtx,
+    browser: &Browser,
+    kind: StepKind,
+    done: &steps::Done,
+    i: usize,
+    every_step: bool,
+    pending: &mut tokio::task::JoinSet<()>,
+) -> Result<Option<String>, Stalled> {
+    if !every_step && done.screenshot_name.is_none() {
+        return Ok(None);
+    }
+    if (done.mark.is_some() || kind == StepKind::Goto)
+        && !browser.settle(done.mark.as_ref(), SETTLE).await
+    {
+        tracing::debug!(step = i, "page still navigating; no screenshot");
+        return Ok(None);
+    }
+    let name = done
+        .screenshot_name
+        .clone()
+        .unwrap_or_else(|| format!("step-{i:03}"));
+    screenshot_later(ctx, browser, &name, pending).await
+}
 
 /// Takes a screenshot now and stores and records it in the background; the key it will
 /// have (`None` if the browser gave none).
