@@ -45,7 +45,7 @@ start_postgres() {
     [ -n "$ok" ] || { log "PostgreSQL on $PG_PORT did not become ready"; return 1; }
     PG_STARTED=1
   fi
-  # Owner role (migrations, CREATEDB for per-test clones) and app role (server/workers: not
+  # Owner role (migrations, CREATEDB and pg_signal_backend for per-test clones) and app role (server/workers: not
   # owner, superuser or BYPASSRLS, so forced RLS binds it). Idempotent.
   pg_admin -d postgres -v owner="$PG_OWNER" -v app="$PG_APP" -v db="$PG_DB" <<'SQL' || return 1
 SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', :'owner', :'owner')
@@ -53,6 +53,8 @@ SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', :'owner', :'owner')
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'app', :'app')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app') \gexec
 ALTER ROLE :"app" NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+-- so a test's DROP DATABASE … WITH (FORCE) of its clone may end the app role's connections
+GRANT pg_signal_backend TO :"owner";
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
 \connect :"db"

@@ -2,6 +2,7 @@
 
 mod issuer;
 mod support;
+mod test_database;
 
 mod analysis;
 mod api_keys;

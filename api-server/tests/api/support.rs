@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::issuer::{AUDIENCE, TestIssuer};
+use crate::test_database::TestDatabase;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -149,6 +150,8 @@ pub struct TestApp {
     pub viewer_a: Persona,
     pub admin_b: Persona,
     _data_dir: TempDir,
+    /// Last: dropped after the app, whose connections it ends.
+    _database: Option<TestDatabase>,
 }
 
 pub struct TempDir(pub std::path::PathBuf);
@@ -240,12 +243,16 @@ impl Builder {
                 vars.insert(k.into(), v);
             }
         }
-        if self.backend == Backend::Postgres {
-            vars.insert("OPSDECK_DATABASE_URL".into(), env("OPSDECK_TEST_APP_URL"));
+        let database = match self.backend {
+            Backend::Postgres => Some(TestDatabase::create().await),
+            Backend::Sqlite => None,
+        };
+        if let Some(database) = &database {
+            vars.insert("OPSDECK_DATABASE_URL".into(), database.app_url.clone());
             vars.insert("OPSDECK_SECRETS_KEY".into(), "ab".repeat(32));
             vars.insert(
                 "OPSDECK_MIGRATION_DATABASE_URL".into(),
-                env("OPSDECK_TEST_MIGRATE_URL"),
+                database.owner_url.clone(),
             );
         }
         vars.extend(self.env);
@@ -323,6 +330,7 @@ impl Builder {
             viewer_a,
             admin_b,
             _data_dir: data_dir,
+            _database: database,
         }
     }
 }

@@ -250,23 +250,50 @@ pub fn compute(incident: &Incident, policy: &Policy, now: DateTime<Utc>) -> Sla 
 /// incident, clock and state: the insert is guarded by a unique constraint, and only the
 /// evaluator whose insert landed writes the timeline entry and the outbox event, so any
 /// number of processes may run it at once. Returns the events this call recorded.
+///
+/// Sweepers visit organizations and incidents in id order, so two of them wait on each
+/// other's inserts in one order only, and no wait outlasts `LOCK_WAIT`: an organization that
+/// cannot be swept now fails alone, after the others were swept (its first error is returned).
 pub async fn evaluate(db: &Db, now: DateTime<Utc>) -> DomainResult<usize> {
-    let orgs = entity::organization::Entity::find().all(db).await?;
+    use sea_orm::QueryOrder;
+    let orgs = entity::organization::Entity::find()
+        .order_by_asc(entity::organization::Column::Id)
+        .all(db)
+        .await?;
     let mut recorded = 0;
+    let mut failed = None;
     for org in orgs {
-        recorded += evaluate_org(db, org.id, now).await?;
+        match evaluate_org(db, org.id, now).await {
+            Ok(n) => recorded += n,
+            Err(e) => {
+                tracing::warn!(org_id = %org.id, error = %e, "SLA sweep of an organization failed");
+                failed.get_or_insert(e);
+            }
+        }
     }
-    Ok(recorded)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(recorded),
+    }
 }
+
+/// The longest a sweep waits on another transaction's lock (PostgreSQL).
+const LOCK_WAIT: &str = "5s";
 
 async fn evaluate_org(db: &Db, org_id: uuid::Uuid, now: DateTime<Utc>) -> DomainResult<usize> {
     use entity::{incident, sla_event};
     use sea_orm::sea_query::OnConflict;
+    use sea_orm::{ConnectionTrait, QueryOrder};
 
     let org = OrgCtx::system(org_id);
     let tx = db::begin(db, Scope::org(org_id)).await?;
+    if tx.get_database_backend() == sea_orm::DbBackend::Postgres {
+        tx.execute_unprepared(&format!("SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+            .await?;
+    }
     let open = incident::Entity::find()
         .filter(incident::Column::OrgId.eq(org_id))
+        .order_by_asc(incident::Column::Id)
         .filter(incident::Column::Status.is_in([
             Status::Detected.as_str(),
             Status::Investigating.as_str(),
