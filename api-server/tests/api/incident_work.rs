@@ -385,3 +385,67 @@ async fn metrics_match_a_hand_computed_fixture(app: TestApp) {
         .await;
     assert_eq!(bad.code(), "BAD_USER_INPUT");
 }
+
+mod postgres_only {
+    use super::*;
+    use crate::support::Backend;
+    use domain::db::{Scope, begin};
+    use domain::entity::sla_event;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    use uuid::Uuid;
+
+    /// A sweep that meets another transaction's uncommitted SLA event gives up on that org
+    /// after its lock wait, sweeps the other orgs, and reports the failure; once the other
+    /// transaction has gone, the next sweep records what was left.
+    #[tokio::test]
+    async fn a_held_lock_fails_one_organizations_sweep_alone() {
+        let app = TestApp::new(Backend::Postgres).await;
+        let held = create(&app, &app.engineer_a, "Held", "SEV1").await;
+        let free = create(&app, &app.admin_b, "Free", "SEV1").await;
+        let db = &app.app.db;
+        let at_4 = Utc::now() + Duration::minutes(4);
+        let holder = begin(db, Scope::org(app.org_a.id)).await.unwrap();
+        let incident_id: Uuid = held["id"].as_str().unwrap().parse().unwrap();
+        sla_event::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            org_id: Set(app.org_a.id),
+            incident_id: Set(incident_id),
+            clock: Set("ACK".into()),
+            state: Set("AT_RISK".into()),
+            due_at: Set(at_4),
+            recorded_at: Set(at_4),
+        }
+        .insert(&holder)
+        .await
+        .unwrap();
+
+        let started = std::time::Instant::now();
+        let swept = domain::incidents::sla::evaluate(db, at_4).await;
+        let waited = started.elapsed();
+        let err = swept.expect_err("org A's sweep cannot record past the held insert");
+        assert!(err.to_string().contains("lock timeout"), "{err}");
+        assert!(
+            waited < std::time::Duration::from_secs(30),
+            "bounded wait: {waited:?}"
+        );
+        let kinds = async |id: &Value, caller: crate::support::Caller| -> usize {
+            let r = app.gql(&caller, "query($id: ID!) { incident(id: $id) { timeline { edges { node { kind } } } } }", json!({ "id": id })).await;
+            r.data()["incident"]["timeline"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["node"]["kind"] == "sla")
+                .count()
+        };
+        assert_eq!(
+            kinds(&free["id"], app.admin_b.caller()).await,
+            1,
+            "org B was swept"
+        );
+        assert_eq!(kinds(&held["id"], app.viewer_a.caller()).await, 0);
+
+        holder.rollback().await.unwrap();
+        assert_eq!(domain::incidents::sla::evaluate(db, at_4).await.unwrap(), 1);
+        assert_eq!(kinds(&held["id"], app.viewer_a.caller()).await, 1);
+    }
+}
