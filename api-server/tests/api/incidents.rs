@@ -831,3 +831,86 @@ async fn a_page_costs_the_same_statements_at_any_size(app: TestApp) {
         "a page with its users, SLA and timelines: {costs:?}"
     );
 }
+
+both_backends!(a_page_reads_what_it_selects_in_its_own_transaction);
+
+/// The list reads the first timeline pages and the assignees it was asked for in the page's
+/// own transaction (one more statement each, no second transaction), and any other shape of
+/// `timeline` selection still gets its own, correct page.
+async fn a_page_reads_what_it_selects_in_its_own_transaction(app: TestApp) {
+    let eng = app.engineer_a.caller();
+    for i in 0..3 {
+        let inc = create(&app, &app.engineer_a, &format!("prefetch {i}"), "SEV3").await;
+        for body in ["first note", "second note"] {
+            app.gql(&eng, "mutation($id: ID!, $b: String!) { addIncidentComment(input: { incidentId: $id, body: $b }) { id } }", json!({ "id": inc["id"], "b": body }))
+                .await
+                .data();
+        }
+    }
+    let caller = app.viewer_a.caller();
+    let cost = async |q: &str, vars: Value| {
+        let before = statements(&app).await;
+        let r = app.gql(&caller, q, vars).await;
+        (statements(&app).await - before, r)
+    };
+    let plain = "{ incidents(first: 3) { edges { node { id } } } }";
+    cost(plain, json!({})).await; // warm the credential cache
+    let (base, _) = cost(plain, json!({})).await;
+    let (with_timeline, r) = cost(
+        "query($t: Int) { incidents(first: 3) { edges { node { id timeline(first: $t) { edges { node { kind body } } pageInfo { hasNextPage } } } } } }",
+        json!({ "t": 2 }),
+    )
+    .await;
+    assert_eq!(
+        with_timeline - base,
+        1,
+        "the timelines' one statement, in the page's transaction"
+    );
+    let edges = r.data()["incidents"]["edges"].as_array().unwrap().clone();
+    assert_eq!(edges.len(), 3);
+    for e in &edges {
+        let t = &e["node"]["timeline"];
+        assert_eq!(t["edges"].as_array().unwrap().len(), 2, "{t}");
+        assert_eq!(
+            t["pageInfo"]["hasNextPage"], true,
+            "created + two notes: {t}"
+        );
+    }
+    let (with_assignees, r) = cost(
+        "{ incidents(first: 3) { edges { node { id assignees { id } } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(with_assignees - base, 1, "the assignees' one statement");
+    r.data();
+
+    // Two sizes at once, and a later page: each as the incident's own timeline says.
+    let q = "query($after: String) { incidents(first: 3) { edges { node { id
+        one: timeline(first: 1) { edges { cursor node { body } } }
+        all: timeline(first: 5) { edges { node { body } } }
+        later: timeline(first: 5, after: $after) { edges { node { body } } } } } } }";
+    let first_id = edges[0]["node"]["id"].clone();
+    let own = app.gql(&caller, "query($id: ID!) { incident(id: $id) { timeline(first: 5) { edges { cursor node { body } } } } }", json!({ "id": first_id })).await;
+    let own = own.data()["incident"]["timeline"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(own.len(), 3);
+    let r = app
+        .gql(&caller, q, json!({ "after": own[0]["cursor"] }))
+        .await;
+    let node = &r.data()["incidents"]["edges"][0]["node"];
+    assert_eq!(node["id"], first_id);
+    let bodies = |v: &Value| -> Vec<Value> {
+        v["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["body"].clone())
+            .collect()
+    };
+    let own_bodies: Vec<Value> = own.iter().map(|e| e["node"]["body"].clone()).collect();
+    assert_eq!(bodies(&node["one"]), own_bodies[..1]);
+    assert_eq!(bodies(&node["all"]), own_bodies);
+    assert_eq!(bodies(&node["later"]), own_bodies[1..]);
+}

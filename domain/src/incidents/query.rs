@@ -1,6 +1,8 @@
 //! Reading incidents: by id, by number, and filtered lists with keyset pagination on the
 //! chosen order (stable while incidents are being created).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::{incident, incident_assignee};
 use sea_orm::sea_query::Expr;
@@ -10,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Incident, Severity, Status};
+use super::{Incident, Severity, Status, TimelineEntry};
 use crate::db::{self, Db, Scope};
 use crate::error::{DomainError, DomainResult};
 use crate::org::OrgCtx;
@@ -148,6 +150,41 @@ pub async fn list(
     first: u64,
     after: Option<Cursor>,
 ) -> DomainResult<Page<Incident>> {
+    let include = Include {
+        assignees: true,
+        timeline_first: None,
+    };
+    Ok(list_with(db, org, filter, order, first, after, include)
+        .await?
+        .page)
+}
+
+/// What a page of incidents brings along, read in the page's own transaction: a client
+/// that asks for a page with its timelines costs one transaction, not one per kind of data.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Include {
+    /// Each incident's assignees; without, `assignee_ids` is `None` (for a batch loader).
+    pub assignees: bool,
+    /// The first page of each incident's timeline, of this size.
+    pub timeline_first: Option<u64>,
+}
+
+pub struct Listed {
+    pub page: Page<Incident>,
+    /// By incident, when [`Include::timeline_first`] was set.
+    pub timelines: HashMap<Uuid, Page<TimelineEntry>>,
+}
+
+/// [`list`], with what `include` names.
+pub async fn list_with(
+    db: &Db,
+    org: &OrgCtx,
+    filter: &ListFilter,
+    order: Order,
+    first: u64,
+    after: Option<Cursor>,
+    include: Include,
+) -> DomainResult<Listed> {
     org.require(Role::Viewer)?;
     let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
     let backend = tx.get_database_backend();
@@ -250,11 +287,31 @@ pub async fn list(
     };
     let rows = q.limit(first + 1).all(&tx).await?;
     let page = Page::from_rows(rows, first);
-    let items = attach_assignees(&tx, page.items).await?;
+    let timelines = match include.timeline_first {
+        Some(n) => {
+            let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
+            super::timeline::first_pages_in(&tx, org.org_id(), &ids, n).await?
+        }
+        None => HashMap::new(),
+    };
+    let items = if include.assignees {
+        attach_assignees(&tx, page.items).await?
+    } else {
+        page.items
+            .into_iter()
+            .map(|row| Incident {
+                row,
+                assignee_ids: None,
+            })
+            .collect()
+    };
     tx.commit().await?;
-    Ok(Page {
-        items,
-        has_next_page: page.has_next_page,
+    Ok(Listed {
+        page: Page {
+            items,
+            has_next_page: page.has_next_page,
+        },
+        timelines,
     })
 }
 

@@ -91,7 +91,22 @@ pub async fn first_pages(
         return Ok(HashMap::new());
     }
     let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
-    let backend = tx.get_database_backend();
+    let pages = first_pages_in(&tx, org.org_id(), incident_ids, first).await?;
+    tx.commit().await?;
+    Ok(pages)
+}
+
+/// [`first_pages`] inside the caller's transaction (already scoped to `org_id`).
+pub(crate) async fn first_pages_in(
+    conn: &impl ConnectionTrait,
+    org_id: Uuid,
+    incident_ids: &[Uuid],
+    first: u64,
+) -> DomainResult<HashMap<Uuid, Page<TimelineEntry>>> {
+    if incident_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let backend = conn.get_database_backend();
     // Numbered placeholders on both backends ($N, ?N): the values bind by number, not by
     // where they appear in the text.
     let ph = |i: usize| match backend {
@@ -108,15 +123,14 @@ pub async fn first_pages(
         list.join(", "),
         ph(2),
     );
-    let mut values: Vec<sea_orm::Value> = vec![org.org_id().into(), ((first + 1) as i64).into()];
+    let mut values: Vec<sea_orm::Value> = vec![org_id.into(), ((first + 1) as i64).into()];
     values.extend(incident_ids.iter().map(|id| sea_orm::Value::from(*id)));
     let rows = incident_timeline::Entity::find()
         .from_raw_sql(sea_orm::Statement::from_sql_and_values(
             backend, &sql, values,
         ))
-        .all(&tx)
+        .all(conn)
         .await?;
-    tx.commit().await?;
     let mut by_incident: HashMap<Uuid, Vec<TimelineEntry>> =
         incident_ids.iter().map(|id| (*id, Vec::new())).collect();
     for row in rows {

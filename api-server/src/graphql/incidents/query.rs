@@ -106,6 +106,42 @@ pub enum MetricsGroupBy {
 
 const CURSOR_TAG: &str = "i1";
 
+/// What the selection under `edges.node` asks of each incident, so the list reads it in its
+/// own transaction: assignees only when selected, and the first timeline page when every
+/// `timeline` selection asks for the same first page (others go through the batch loader).
+fn include_for(ctx: &Context<'_>, max_page_size: u64) -> incidents::query::Include {
+    let node = ctx.look_ahead().field("edges").field("node");
+    let mut firsts = node
+        .field("timeline")
+        .selection_fields()
+        .into_iter()
+        .map(|f| {
+            let args = f.arguments().ok()?;
+            let arg = |name: &str| {
+                args.iter()
+                    .find(|(n, _)| n.as_str() == name)
+                    .map(|(_, v)| v)
+            };
+            if arg("after").is_some_and(|v| *v != async_graphql::Value::Null) {
+                return None;
+            }
+            let first = match arg("first") {
+                None | Some(async_graphql::Value::Null) => None,
+                Some(async_graphql::Value::Number(n)) => Some(i32::try_from(n.as_i64()?).ok()?),
+                Some(_) => return None,
+            };
+            page_size(first, max_page_size).ok()
+        });
+    let timeline_first = match firsts.next() {
+        Some(Some(first)) if firsts.all(|f| f == Some(first)) => Some(first),
+        _ => None,
+    };
+    incidents::query::Include {
+        assignees: node.field("assignees").exists(),
+        timeline_first,
+    }
+}
+
 fn encode(c: &Cursor, field: OrderField) -> String {
     let f = match field {
         OrderField::CreatedAt => "c",
@@ -205,16 +241,20 @@ impl IncidentQuery {
             .map(|a| decode(a, order.field))
             .transpose()?;
         let filter = filter.unwrap_or_default().into_domain("filter")?;
+        let include = include_for(ctx, rc.limits().max_page_size);
         let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
-        let page = incidents::query::list(rc.db(), &org, &filter, order, first, after)
-            .await
-            .map_err(|e| e.into_gql(&rc.request_id))?;
-        let mut c = Connection::new(false, page.has_next_page);
-        c.edges.extend(page.items.into_iter().map(|i| {
-            Edge::new(
-                encode(&Cursor::of(&i, order.field), order.field),
-                Incident::from(i),
-            )
+        let listed =
+            incidents::query::list_with(rc.db(), &org, &filter, order, first, after, include)
+                .await
+                .map_err(|e| e.into_gql(&rc.request_id))?;
+        let mut timelines = listed.timelines;
+        let mut c = Connection::new(false, listed.page.has_next_page);
+        c.edges.extend(listed.page.items.into_iter().map(|i| {
+            let cursor = encode(&Cursor::of(&i, order.field), order.field);
+            let first_page = include.timeline_first.zip(timelines.remove(&i.row.id));
+            let mut node = Incident::from(i);
+            node.timeline_first_page = first_page;
+            Edge::new(cursor, node)
         }));
         Ok(c)
     }

@@ -91,6 +91,9 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
     #[graphql(skip)]
     pub inner: incidents::Incident,
+    /// The first timeline page of this size, read with the list the incident came in.
+    #[graphql(skip)]
+    pub timeline_first_page: Option<(u64, domain::pagination::Page<incidents::TimelineEntry>)>,
 }
 
 impl From<incidents::Incident> for Incident {
@@ -118,6 +121,7 @@ impl From<incidents::Incident> for Incident {
             created_at: r.created_at,
             updated_at: r.updated_at,
             inner: i,
+            timeline_first_page: None,
         }
     }
 }
@@ -251,7 +255,13 @@ impl Incident {
     ) -> async_graphql::Result<Connection<String, TimelineEntry>> {
         let rc = ctx.data::<RequestCtx>()?;
         let page = page_request(first, after, rc.limits().max_page_size)?;
-        let entries = if page.after.is_none() {
+        let prefetched = self
+            .timeline_first_page
+            .as_ref()
+            .filter(|(first, _)| page.after.is_none() && *first == page.first);
+        let entries = if let Some((_, entries)) = prefetched {
+            entries.clone()
+        } else if page.after.is_none() {
             // First pages of every incident in the response come in one batch.
             let loaders = rc.loaders().await.map_err(|e| e.into_gql(&rc.request_id))?;
             loaders
