@@ -253,7 +253,7 @@ impl IncidentQuery {
             let cursor = encode(&Cursor::of(&i, order.field), order.field);
             let first_page = include.timeline_first.zip(timelines.remove(&i.row.id));
             let mut node = Incident::from(i);
-            node.timeline_first_page = first_page;
+            node.timeline_first_page = std::sync::Mutex::new(first_page);
             Edge::new(cursor, node)
         }));
         Ok(c)

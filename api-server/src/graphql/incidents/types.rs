@@ -91,10 +91,14 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
     #[graphql(skip)]
     pub inner: incidents::Incident,
-    /// The first timeline page of this size, read with the list the incident came in.
+    /// The first timeline page of this size, read with the list the incident came in; taken
+    /// by the first `timeline` field that asks for it (a repeat reads it again).
     #[graphql(skip)]
-    pub timeline_first_page: Option<(u64, domain::pagination::Page<incidents::TimelineEntry>)>,
+    pub timeline_first_page: PrefetchedTimeline,
 }
+
+pub type PrefetchedTimeline =
+    std::sync::Mutex<Option<(u64, domain::pagination::Page<incidents::TimelineEntry>)>>;
 
 impl From<incidents::Incident> for Incident {
     fn from(i: incidents::Incident) -> Self {
@@ -121,7 +125,7 @@ impl From<incidents::Incident> for Incident {
             created_at: r.created_at,
             updated_at: r.updated_at,
             inner: i,
-            timeline_first_page: None,
+            timeline_first_page: Default::default(),
         }
     }
 }
@@ -255,12 +259,23 @@ impl Incident {
     ) -> async_graphql::Result<Connection<String, TimelineEntry>> {
         let rc = ctx.data::<RequestCtx>()?;
         let page = page_request(first, after, rc.limits().max_page_size)?;
-        let prefetched = self
-            .timeline_first_page
-            .as_ref()
-            .filter(|(first, _)| page.after.is_none() && *first == page.first);
-        let entries = if let Some((_, entries)) = prefetched {
-            entries.clone()
+        let prefetched = if page.after.is_none() {
+            let mut slot = self
+                .timeline_first_page
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            match slot.take() {
+                Some((first, entries)) if first == page.first => Some(entries),
+                other => {
+                    *slot = other;
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let entries = if let Some(entries) = prefetched {
+            entries
         } else if page.after.is_none() {
             // First pages of every incident in the response come in one batch.
             let loaders = rc.loaders().await.map_err(|e| e.into_gql(&rc.request_id))?;
