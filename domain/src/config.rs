@@ -145,6 +145,9 @@ pub struct Config {
     /// The owner role that runs migrations; defaults to `database_url`.
     pub migration_database_url: Option<Secret>,
     pub database_max_connections: u32,
+    /// Connections kept open while idle: opening one costs tens of milliseconds (a backend
+    /// process and a SCRAM exchange), which a job's pickup or a request should not pay.
+    pub database_min_connections: u32,
     /// `None`: the embedded queue and in-process event bus.
     pub redis_url: Option<Secret>,
     pub s3: Option<S3Config>,
@@ -209,6 +212,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "OPSDECK_DATABASE_MAX_CONNECTIONS",
         "10",
         "Database pool size.",
+    ),
+    (
+        "OPSDECK_DATABASE_MIN_CONNECTIONS",
+        "2",
+        "Connections the pool keeps open while idle (at most the pool size).",
     ),
     (
         "OPSDECK_REDIS_URL",
@@ -712,6 +720,23 @@ impl Config {
             graphiql: s.bool("OPSDECK_GRAPHIQL", embedded)?,
         };
 
+        let database_max_connections: u32 =
+            s.parse("OPSDECK_DATABASE_MAX_CONNECTIONS", 10, "a positive number")?;
+        if database_max_connections == 0 {
+            return Err(s.invalid(
+                "OPSDECK_DATABASE_MAX_CONNECTIONS",
+                "expected a positive number",
+            ));
+        }
+        let database_min_connections: u32 =
+            s.parse("OPSDECK_DATABASE_MIN_CONNECTIONS", 2, "a number")?;
+        if database_min_connections > database_max_connections {
+            return Err(s.invalid(
+                "OPSDECK_DATABASE_MIN_CONNECTIONS",
+                format!("at most OPSDECK_DATABASE_MAX_CONNECTIONS ({database_max_connections})"),
+            ));
+        }
+
         let log_json = match s.get("OPSDECK_LOG_FORMAT").unwrap_or("json") {
             "json" => true,
             "text" => false,
@@ -736,11 +761,8 @@ impl Config {
                 .map(Secret::new)
                 .or_else(|| database_url.clone()),
             database_url,
-            database_max_connections: s.parse(
-                "OPSDECK_DATABASE_MAX_CONNECTIONS",
-                10,
-                "a number",
-            )?,
+            database_max_connections,
+            database_min_connections,
             redis_url,
             s3,
             oidc,
@@ -998,6 +1020,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("OPSDECK_BOOTSTRAP_ADMIN_KEY:"), "{err}");
+        let err = load(&[
+            ("OPSDECK_DATABASE_MAX_CONNECTIONS", "4"),
+            ("OPSDECK_DATABASE_MIN_CONNECTIONS", "5"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "OPSDECK_DATABASE_MIN_CONNECTIONS: at most OPSDECK_DATABASE_MAX_CONNECTIONS (4)"
+        );
+        let err = load(&[("OPSDECK_DATABASE_MAX_CONNECTIONS", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("OPSDECK_DATABASE_MAX_CONNECTIONS:"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -108,10 +108,10 @@ pub fn embedded_url(config: &Config) -> String {
     )
 }
 
-fn options(url: String, max_connections: u32) -> ConnectOptions {
+fn options(url: String, min_connections: u32, max_connections: u32) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url);
     opts.max_connections(max_connections)
-        .min_connections(0)
+        .min_connections(min_connections)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
@@ -127,11 +127,22 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
             embedded_url(config)
         }
     };
-    connect_url(&url, config.database_max_connections).await
+    connect_pool(
+        &url,
+        config.database_min_connections,
+        config.database_max_connections,
+    )
+    .await
 }
 
+/// A pool of at most `max_connections` that opens them as needed.
 pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Db> {
-    let mut db = Database::connect(options(url.to_owned(), max_connections)).await?;
+    connect_pool(url, 0, max_connections).await
+}
+
+async fn connect_pool(url: &str, min_connections: u32, max_connections: u32) -> anyhow::Result<Db> {
+    let mut db =
+        Database::connect(options(url.to_owned(), min_connections, max_connections)).await?;
     // Statement counts make N+1 visible: per request they should stay flat as pages grow.
     db.set_metric_callback(|info| {
         metrics::counter!("opsdeck_db_statements_total", "failed" => if info.failed { "true" } else { "false" })
