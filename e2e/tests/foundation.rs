@@ -107,14 +107,7 @@ async fn production_deployment_end_to_end() {
         created.status()
     );
 
-    let mut migrate = Command::new(binary("api-server"));
-    production_env(&mut migrate, &bucket);
-    let out = migrate.arg("migrate").output().await.unwrap();
-    assert!(
-        out.status.success(),
-        "migrate: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    migrate(&bucket).await;
 
     let mut serve = Command::new(binary("api-server"));
     production_env(&mut serve, &bucket);
@@ -311,8 +304,22 @@ async fn start_worker_logged(
     (worker, addr, logs)
 }
 
+/// `api-server migrate`, as a deployment runs it before serving (nothing else migrates the
+/// shared database the end-to-end tests use: every api-server test has a database of its own).
+async fn migrate(bucket: &str) {
+    let mut migrate = Command::new(binary("api-server"));
+    production_env(&mut migrate, bucket);
+    let out = migrate.arg("migrate").output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "migrate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// An organization with an ADMIN key (made with the CLI) and an api-server on it.
 async fn server_with_admin_key(prefix: &str) -> (String, String, Child) {
+    migrate("unused").await;
     let slug = format!(
         "{prefix}-{}",
         &uuid::Uuid::now_v7().simple().to_string()[20..]
