@@ -104,35 +104,56 @@ impl Killer {
 }
 
 /// Kills every process whose command line contains `needle` (a profile path: Chromium
-/// helpers can leave the process group, but they all carry their profile). How many.
+/// helpers can leave the process group, but they all carry their profile), and waits until
+/// they are gone. How many it killed.
+///
+/// A killed process still shows until the kernel has torn it down, and a zygote that has not
+/// died yet can fork one more renderer: so it scans again until a scan finds none alive
+/// (zombies are dead), for at most `EXIT_WAIT`.
 fn kill_processes_with(needle: &str) -> usize {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    let mut killed = 0;
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        if String::from_utf8_lossy(&cmdline)
-            .replace('\0', " ")
-            .contains(needle)
-        {
-            // SAFETY: signalling a process; no memory is shared.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-            killed += 1;
+    const EXIT_WAIT: Duration = Duration::from_secs(1);
+    let deadline = std::time::Instant::now() + EXIT_WAIT;
+    let mut killed = std::collections::HashSet::new();
+    loop {
+        let alive = live_processes_with(needle);
+        if alive.is_empty() || std::time::Instant::now() >= deadline {
+            break;
         }
+        for pid in alive {
+            if killed.insert(pid) {
+                // SAFETY: signalling a process; no memory is shared.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
-    killed
+    killed.len()
+}
+
+/// Processes, not zombies, whose command line contains `needle`.
+fn live_processes_with(needle: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            if !String::from_utf8_lossy(&cmdline)
+                .replace('\0', " ")
+                .contains(needle)
+            {
+                return None;
+            }
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // The state follows the parenthesised name, which may itself hold ") ".
+            let state = stat.rsplit_once(") ")?.1.chars().next()?;
+            (state != 'Z' && state != 'X').then_some(pid)
+        })
+        .collect()
 }
 
 /// How long after a marked action a navigation it scheduled is given to begin.
