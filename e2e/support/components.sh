@@ -54,7 +54,8 @@ SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'app', :'app')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app') \gexec
 ALTER ROLE :"app" NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
 -- so a test's DROP DATABASE … WITH (FORCE) of its clone may end the app role's connections
-GRANT pg_signal_backend TO :"owner";
+SELECT format('GRANT pg_signal_backend TO %I', :'owner')
+ WHERE NOT pg_has_role(:'owner', 'pg_signal_backend', 'MEMBER') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
 \connect :"db"
