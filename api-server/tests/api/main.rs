@@ -3,6 +3,7 @@
 mod issuer;
 mod support;
 mod test_database;
+mod test_redis;
 
 mod analysis;
 mod api_keys;

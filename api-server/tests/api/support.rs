@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::issuer::{AUDIENCE, TestIssuer};
 use crate::test_database::TestDatabase;
+use crate::test_redis::TestRedis;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -151,6 +152,7 @@ pub struct TestApp {
     pub admin_b: Persona,
     _data_dir: TempDir,
     /// Last: dropped after the app, whose connections it ends.
+    _redis: Option<TestRedis>,
     _database: Option<TestDatabase>,
 }
 
@@ -218,6 +220,7 @@ impl Builder {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        let mut redis_db = None;
         if self.backend == Backend::Postgres && self.jobs {
             let s3 = env("OPSDECK_TEST_S3_ENDPOINT");
             let bucket = format!(
@@ -233,8 +236,10 @@ impl Builder {
                 created.status().is_success(),
                 "bucket {bucket}: {created:?}"
             );
+            let claimed = TestRedis::claim(&env("OPSDECK_TEST_REDIS_URL")).await;
+            let redis = redis_db.insert(claimed);
             for (k, v) in [
-                ("OPSDECK_REDIS_URL", env("OPSDECK_TEST_REDIS_URL")),
+                ("OPSDECK_REDIS_URL", redis.url.clone()),
                 ("OPSDECK_S3_BUCKET", bucket),
                 ("OPSDECK_S3_ENDPOINT", s3),
                 ("OPSDECK_S3_ACCESS_KEY_ID", "test".into()),
@@ -330,6 +335,7 @@ impl Builder {
             viewer_a,
             admin_b,
             _data_dir: data_dir,
+            _redis: redis_db,
             _database: database,
         }
     }
