@@ -408,8 +408,8 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     (
         "OPSDECK_CHROMIUM",
-        "chromium on PATH",
-        "The Chromium (or Chrome) binary runs drive.",
+        "chromium-headless-shell, else chromium, on PATH",
+        "The browser binary runs drive: a headless shell (a third of Chromium's start-up CPU) or Chromium / Chrome.",
     ),
     (
         "OPSDECK_LLM_BASE_URL",

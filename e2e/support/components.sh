@@ -96,8 +96,11 @@ start_redis() {
 
 # ---- §3 Chromium and chromedriver -------------------------------------------------------
 start_chromedriver() {
-  { command -v chromedriver >/dev/null && [ -x /usr/bin/chromium ]; } ||
-    apt_install chromium chromium-driver || return 1
+  # The worker prefers the headless shell (a third of Chromium's start-up CPU); the tests
+  # also drive full Chromium. All three in one install, so their versions match.
+  { command -v chromedriver >/dev/null && [ -x /usr/bin/chromium ] &&
+    [ -x /usr/lib/chromium/chromium-headless-shell ]; } ||
+    apt_install chromium chromium-driver chromium-headless-shell || return 1
   local port=${WD_PORT:-$(free_port)}
   chromedriver --port="$port" --allowed-ips=127.0.0.1 --log-path="$RUN_DIR/chromedriver.log" \
     > "$RUN_DIR/chromedriver.out" 2>&1 &

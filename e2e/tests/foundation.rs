@@ -526,6 +526,29 @@ async fn second_visit_site() -> u16 {
     port
 }
 
+/// A process that carries a profile of a worker that is gone, as a browser helper that left
+/// its process group would (the worker's death signal reaches only its own children). The
+/// worker's name holds a pid no process has: a child's, once it has exited.
+async fn plant_escaped_browser_process() -> (Child, String) {
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id().unwrap();
+    gone.wait().await.unwrap();
+    let worker = format!("escapedhost-{pid}-e2e");
+    // Workers run with a cleared environment: their temporary directory is /tmp.
+    let profile = format!("/tmp/opsdeck-browsers/{worker}/profile");
+    std::fs::create_dir_all(&profile).unwrap();
+    let child = Command::new("sh")
+        .args(["-c", "sleep 120; exit 0", "sh"])
+        .arg(format!("--user-data-dir={profile}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    assert_eq!(browser_processes_of(&worker), 1, "planted");
+    (child, worker)
+}
+
 /// The processes using the browser profiles of `worker`.
 fn browser_processes_of(worker: &str) -> usize {
     let safe: String = worker
@@ -557,8 +580,9 @@ fn browser_processes_of(worker: &str) -> usize {
         .count()
 }
 
-/// `kill -9` of a worker in the middle of a run: its browser is orphaned, the next worker
-/// on the machine stops it, reclaims the run and finishes it on a fresh session.
+/// `kill -9` of a worker in the middle of a run: its browser dies with it, a browser process
+/// that escaped (planted here, as a helper that left its process group would) is stopped by
+/// the next worker on the machine, which reclaims the run and finishes it on a fresh session.
 #[tokio::test]
 async fn a_worker_killed_mid_run_leaves_no_browser_behind() {
     let (base, key, mut server) = server_with_admin_key("runs").await;
@@ -621,10 +645,15 @@ async fn a_worker_killed_mid_run_leaves_no_browser_behind() {
     };
     first.start_kill().unwrap();
     first.wait().await.unwrap();
-    assert!(
-        browser_processes_of(&worker) > 0,
-        "the killed worker's browser outlives it, until reaped"
-    );
+    let start = std::time::Instant::now();
+    while browser_processes_of(&worker) > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the killed worker's browser outlives it"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (escaped, escaped_worker) = plant_escaped_browser_process().await;
 
     let (mut second, _, second_logs) = start_worker_logged(&[
         ("OPSDECK_WORKER_QUEUES", "runs"),
@@ -633,13 +662,14 @@ async fn a_worker_killed_mid_run_leaves_no_browser_behind() {
     ])
     .await;
     let start = std::time::Instant::now();
-    while browser_processes_of(&worker) > 0 {
+    while browser_processes_of(&escaped_worker) > 0 {
         assert!(
             start.elapsed() < Duration::from_secs(20),
-            "the orphaned browser was not stopped"
+            "the orphaned browser process was not stopped"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    drop(escaped);
     let start = std::time::Instant::now();
     let run = loop {
         let run = q(run_query.clone()).await["run"].clone();

@@ -36,6 +36,7 @@ mod sqlite_only {
         launching_is_bounded_and_versions_stay_pinned,
         without_a_browser_runs_fail_saying_how_to_install_one,
         a_configured_webdriver_endpoint_is_used,
+        the_headless_shell_is_preferred_and_full_chromium_still_runs,
         a_thousand_runs_launch_in_one_call,
         the_org_cap_holds_across_targets,
     );
@@ -1082,7 +1083,7 @@ async fn without_a_browser_runs_fail_saying_how_to_install_one(backend: Backend)
     let browser = ready["checks"]["browser"].as_str().unwrap();
     assert!(
         browser.starts_with("unavailable")
-            && browser.contains("apt-get install chromium chromium-driver"),
+            && browser.contains("apt-get install chromium-headless-shell chromium chromium-driver"),
         "{browser}"
     );
     let site = Site::start().await;
@@ -1182,6 +1183,55 @@ async fn a_configured_webdriver_endpoint_is_used(backend: Backend) {
     )
     .await;
     assert_eq!(run["status"], "SUCCEEDED", "{run:#}");
+}
+
+/// The worker starts the headless shell when it is installed (a third of Chromium's start-up
+/// CPU), and full Chromium, named by OPSDECK_CHROMIUM, runs the same workflow.
+async fn the_headless_shell_is_preferred_and_full_chromium_still_runs(backend: Backend) {
+    let browser_check = |app: &TestApp| {
+        let request = app.http.get(app.url("/readyz"));
+        async move {
+            let ready: Value = request.send().await.unwrap().json().await.unwrap();
+            ready["checks"]["browser"].as_str().unwrap().to_owned()
+        }
+    };
+    let default = app(backend, &[]).await;
+    let check = browser_check(&default).await;
+    assert!(
+        check.starts_with("up: ") && check.ends_with("chromium-headless-shell"),
+        "{check}"
+    );
+    drop(default);
+
+    let app = app(backend, &[("OPSDECK_CHROMIUM", "chromium")]).await;
+    let check = browser_check(&app).await;
+    assert!(check.ends_with("/chromium"), "{check}");
+    let site = Site::start().await;
+    let (_, wid) = workflow(
+        &app,
+        &site,
+        json!([]),
+        json!([
+            { "kind": "GOTO", "url": "/signup" },
+            { "kind": "ASSERT", "text": "Sign up" },
+        ]),
+        json!({}),
+    )
+    .await;
+    let id = launch(&app, &wid, None).await;
+    let run = wait_run(
+        &app,
+        &id,
+        &["SUCCEEDED", "FAILED", "TIMED_OUT"],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(run["status"], "SUCCEEDED", "{run:#}");
+    let steps = run["steps"].as_array().unwrap();
+    assert!(
+        steps.iter().all(|s| s["screenshotUrl"].is_string()),
+        "screenshots from full Chromium: {steps:?}"
+    );
 }
 
 async fn a_thousand_runs_launch_in_one_call(backend: Backend) {

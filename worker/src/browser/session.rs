@@ -1,11 +1,17 @@
-//! A fresh browser per attempt: chromedriver and headless Chromium started by the worker
-//! in their own process group with a throw-away profile (or a session on a configured
-//! WebDriver endpoint). The [`Killer`] stops everything at once from any task, inside a
-//! hanging command: the process group is killed, and any process still holding the
-//! profile directory. Dropping the session kills it too, so no path leaves a browser
-//! behind.
+//! A fresh browser per attempt: headless Chromium and a chromedriver attached to it, both
+//! started by the worker in process groups of their own with a throw-away profile (or a
+//! session on a configured WebDriver endpoint). The [`Killer`] stops everything at once from
+//! any task, inside a hanging command: both process groups are killed, and any process still
+//! holding the profile directory. Dropping the session kills it too, so no path leaves a
+//! browser behind.
+//!
+//! The worker starts the browser itself, rather than letting chromedriver do it, because the
+//! headless shell (Chromium's old headless mode, built stand-alone) starts a session for about
+//! a third of full Chromium's CPU (docs/benchmarks.md, B8), and chromedriver cannot start it:
+//! launched with `--remote-debugging-port` and no URL, the shell opens no page, and
+//! chromedriver turns any URL it is given into a `--` switch.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,14 +29,36 @@ pub enum LaunchError {
 }
 
 /// How to install what is missing, for the run's error and `/readyz`.
-pub const INSTALL_HINT: &str = "install Chromium and chromedriver (Debian/Ubuntu: `apt-get install chromium chromium-driver`), put them on PATH or set OPSDECK_CHROMEDRIVER / OPSDECK_CHROMIUM, or point OPSDECK_WEBDRIVER_URL at a WebDriver server";
+pub const INSTALL_HINT: &str = "install Chromium's headless shell (or Chromium) and chromedriver (Debian/Ubuntu: `apt-get install chromium-headless-shell chromium chromium-driver`), put them on PATH or set OPSDECK_CHROMEDRIVER / OPSDECK_CHROMIUM, or point OPSDECK_WEBDRIVER_URL at a WebDriver server";
 
+/// Browsers a worker looks for, best first: a headless shell, then full Chromium.
 const CHROMIUM_NAMES: &[&str] = &[
+    // Debian's, without the sh wrapper on PATH: the death signal set on the process the
+    // worker spawns must reach the browser, not a shell that waits for it.
+    "/usr/lib/chromium/chromium-headless-shell",
+    "chromium-headless-shell",
+    // Chrome for Testing's.
+    "chrome-headless-shell",
     "chromium",
     "chromium-browser",
     "google-chrome",
     "google-chrome-stable",
 ];
+
+/// What a WebDriver endpoint that starts browsers itself can be given to start.
+const FULL_CHROMIUM_NAMES: &[&str] = &[
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+];
+
+fn is_headless_shell(browser: &Path) -> bool {
+    browser
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.contains("headless-shell") || n.contains("headless_shell"))
+}
 
 /// Finds `name` as the OS would when spawning it: PATH is the process's search path, not a
 /// setting of ours, so it is read here rather than through `Config`.
@@ -65,6 +93,14 @@ fn chromium(cfg: &RunsConfig) -> Option<PathBuf> {
     }
 }
 
+/// The binary a configured WebDriver endpoint is asked to start: only one it can start.
+fn full_chromium(cfg: &RunsConfig) -> Option<PathBuf> {
+    match &cfg.chromium {
+        Some(path) => on_path(path),
+        None => FULL_CHROMIUM_NAMES.iter().find_map(|n| on_path(n)),
+    }
+}
+
 /// Stops the session's processes; cheap to clone into a watchdog.
 #[derive(Clone, Default)]
 pub struct Killer(Arc<Mutex<KillState>>);
@@ -72,19 +108,25 @@ pub struct Killer(Arc<Mutex<KillState>>);
 #[derive(Default)]
 struct KillState {
     driver: Option<std::process::Child>,
+    browser: Option<std::process::Child>,
     profile: Option<PathBuf>,
     killed: bool,
 }
 
 impl Killer {
-    /// Kills the driver's process group and whatever still uses the profile; idempotent.
+    /// Kills the driver's and the browser's process groups and whatever still uses the
+    /// profile; idempotent.
     pub fn kill(&self) {
         let Ok(mut state) = self.0.lock() else { return };
         if state.killed {
             return;
         }
         state.killed = true;
-        if let Some(child) = state.driver.as_mut() {
+        let state = &mut *state;
+        for child in [state.driver.as_mut(), state.browser.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             let pgid = child.id() as i32;
             // SAFETY: signalling a process group we created; no memory is shared.
             unsafe {
@@ -202,94 +244,20 @@ impl Browser {
         worker: &str,
     ) -> Result<Self, LaunchError> {
         let killer = Killer::default();
-        let (webdriver_url, binary) = match &cfg.webdriver_url {
-            Some(url) => (url.clone(), chromium(cfg)),
-            None => {
-                let driver = on_path(&cfg.chromedriver).ok_or_else(|| {
-                    LaunchError::NotInstalled(format!(
-                        "{} not found; {INSTALL_HINT}",
-                        cfg.chromedriver
-                    ))
-                })?;
-                let binary = chromium(cfg).ok_or_else(|| {
-                    LaunchError::NotInstalled(format!("no Chromium found; {INSTALL_HINT}"))
-                })?;
-                let port = free_port().map_err(|e| LaunchError::Failed(e.to_string()))?;
-                let mut cmd = std::process::Command::new(&driver);
-                cmd.arg(format!("--port={port}"))
-                    .arg("--allowed-ips=127.0.0.1")
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null());
-                std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-                // chromedriver dies with the worker, even one killed outright; its
-                // browser is left to `reap_orphans`. (The signal follows the spawning
-                // thread: a runtime worker thread, which lives as long as the runtime.)
-                // SAFETY: prctl is async-signal-safe, as pre_exec requires.
-                unsafe {
-                    std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                        Ok(())
-                    });
-                }
-                let child = cmd
-                    .spawn()
-                    .map_err(|e| LaunchError::Failed(format!("{}: {e}", driver.display())))?;
-                killer.0.lock().expect("fresh lock").driver = Some(child);
-                (format!("http://127.0.0.1:{port}"), Some(binary))
-            }
-        };
         let profile = profiles_of(worker).join(uuid::Uuid::now_v7().to_string());
         std::fs::create_dir_all(&profile).map_err(|e| LaunchError::Failed(e.to_string()))?;
         killer.0.lock().expect("fresh lock").profile = Some(profile.clone());
-        let mut args = vec![
-            "--headless=new".to_owned(),
-            "--disable-gpu".into(),
-            "--disable-dev-shm-usage".into(),
-            "--disable-background-networking".into(),
-            "--disable-component-update".into(),
-            "--disable-sync".into(),
-            "--no-first-run".into(),
-            "--no-default-browser-check".into(),
-            "--window-size=1280,800".into(),
-            format!("--user-data-dir={}", profile.display()),
-            // Everything through the egress proxy, loopback included, and no WebRTC around it.
-            format!("--proxy-server=http://{proxy}"),
-            "--proxy-bypass-list=<-loopback>".into(),
-            "--force-webrtc-ip-handling-policy=disable_non_proxied_udp".into(),
-            "--disable-quic".into(),
-            // The browser's own traffic (autofill, safe browsing, updates, hints) is not the
-            // page's: keep it from starting at all.
-            "--disable-features=AutofillServerCommunication,OptimizationHints,OptimizationGuideModelDownloading,MediaRouter,DialMediaRouteProvider,Translate,CertificateTransparencyComponentUpdater,InterestFeedContentSuggestions,PasswordLeakDetection,PasswordManagerOnboarding".into(),
-            "--disable-client-side-phishing-detection".into(),
-            "--disable-domain-reliability".into(),
-            "--disable-default-apps".into(),
-            "--disable-extensions".into(),
-            "--safebrowsing-disable-auto-update".into(),
-            "--no-pings".into(),
-            "--password-store=basic".into(),
-            "--use-mock-keychain".into(),
-        ];
-        // The sandbox needs an unprivileged user; as root (containers, CI) it cannot start.
-        if unsafe { libc::geteuid() } == 0 {
-            args.push("--no-sandbox".into());
-        }
-        let mut options = json!({
-            "args": args,
-            "perfLoggingPrefs": { "enableNetwork": true, "enablePage": false },
-            "prefs": {
-                "credentials_enable_service": false,
-                "profile.password_manager_enabled": false,
-                "profile.password_manager_leak_detection": false,
-                "autofill.profile_enabled": false,
-                "homepage": "about:blank",
-                "homepage_is_newtabpage": false,
-                "search.suggest_enabled": false,
-            },
-        });
-        if let Some(b) = binary {
-            options["binary"] = json!(b.display().to_string());
-        }
+        let started = match &cfg.webdriver_url {
+            Some(url) => Ok((url.clone(), remote_options(cfg, proxy, &profile))),
+            None => start_own(cfg, proxy, &profile, &killer).await,
+        };
+        let (webdriver_url, options) = match started {
+            Ok(started) => started,
+            Err(e) => {
+                killer.kill();
+                return Err(e);
+            }
+        };
         let caps: serde_json::Map<String, Value> = json!({
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
@@ -301,7 +269,7 @@ impl Browser {
         .as_object()
         .cloned()
         .unwrap_or_default();
-        // chromedriver needs a moment to listen; the session itself ~1 s.
+        // A chromedriver of our own needs a moment to listen.
         let started = std::time::Instant::now();
         let client = loop {
             let attempt = ClientBuilder::rustls()
@@ -311,9 +279,9 @@ impl Browser {
                 .await;
             match attempt {
                 Ok(c) => break c,
-                Err(e) if started.elapsed() < Duration::from_secs(15) => {
+                Err(e) if started.elapsed() < STARTUP_WAIT => {
                     tracing::debug!(error = %e, "webdriver not ready yet");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 Err(e) => {
                     killer.kill();
@@ -513,6 +481,218 @@ pub fn reap_orphans() -> usize {
         let _ = std::fs::remove_dir_all(dir.path());
     }
     killed
+}
+
+/// How long a browser or chromedriver of our own is given to start listening.
+const STARTUP_WAIT: Duration = Duration::from_secs(15);
+
+/// Starts the browser and a chromedriver beside it, at once; the chromeOptions that attach
+/// the one to the other.
+async fn start_own(
+    cfg: &RunsConfig,
+    proxy: std::net::SocketAddr,
+    profile: &Path,
+    killer: &Killer,
+) -> Result<(String, Value), LaunchError> {
+    let driver = on_path(&cfg.chromedriver).ok_or_else(|| {
+        LaunchError::NotInstalled(format!("{} not found; {INSTALL_HINT}", cfg.chromedriver))
+    })?;
+    let binary = chromium(cfg)
+        .ok_or_else(|| LaunchError::NotInstalled(format!("no Chromium found; {INSTALL_HINT}")))?;
+    write_preferences(profile).map_err(|e| LaunchError::Failed(format!("profile: {e}")))?;
+
+    let mut browser = std::process::Command::new(&binary);
+    if !is_headless_shell(&binary) {
+        browser.arg("--headless=new");
+    }
+    browser
+        .args(browser_switches(proxy, profile))
+        .args(AUTOMATION_SWITCHES)
+        // Port 0: the browser picks a free one and writes it to the profile.
+        .arg("--remote-debugging-port=0")
+        .arg("about:blank");
+    let browser = spawn_in_own_group(browser)
+        .map_err(|e| LaunchError::Failed(format!("{}: {e}", binary.display())))?;
+    killer.0.lock().expect("fresh lock").browser = Some(browser);
+
+    let port = free_port().map_err(|e| LaunchError::Failed(e.to_string()))?;
+    let mut chromedriver = std::process::Command::new(&driver);
+    chromedriver
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1");
+    let chromedriver = spawn_in_own_group(chromedriver)
+        .map_err(|e| LaunchError::Failed(format!("{}: {e}", driver.display())))?;
+    killer.0.lock().expect("fresh lock").driver = Some(chromedriver);
+
+    let debugger = devtools_address(profile, killer, &binary).await?;
+    let options = json!({
+        "debuggerAddress": debugger,
+        "perfLoggingPrefs": { "enableNetwork": true, "enablePage": false },
+    });
+    Ok((format!("http://127.0.0.1:{port}"), options))
+}
+
+/// Spawns `cmd` silent, in a process group of its own (so the killer reaches its helpers)
+/// that dies with the worker, even one killed outright; what escapes the group is left to
+/// `reap_orphans`. (The signal follows the spawning thread: a runtime worker thread, which
+/// lives as long as the runtime.)
+fn spawn_in_own_group(mut cmd: std::process::Command) -> std::io::Result<std::process::Child> {
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    // SAFETY: prctl is async-signal-safe, as pre_exec requires.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
+/// Where the browser's DevTools listen, once it has written `DevToolsActivePort`.
+async fn devtools_address(
+    profile: &Path,
+    killer: &Killer,
+    binary: &Path,
+) -> Result<String, LaunchError> {
+    let file = profile.join("DevToolsActivePort");
+    let started = std::time::Instant::now();
+    loop {
+        // The file is written whole, port then path; a partial read finds no newline yet.
+        if let Ok(text) = std::fs::read_to_string(&file)
+            && let Some((port, _)) = text.split_once('\n')
+            && let Ok(port) = port.trim().parse::<u16>()
+        {
+            return Ok(format!("127.0.0.1:{port}"));
+        }
+        let exited = killer
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut s| s.browser.as_mut().and_then(|b| b.try_wait().ok().flatten()));
+        if let Some(status) = exited {
+            return Err(LaunchError::Failed(format!(
+                "{} exited at start: {status}",
+                binary.display()
+            )));
+        }
+        if started.elapsed() >= STARTUP_WAIT {
+            return Err(LaunchError::Failed(format!(
+                "{} did not open DevTools within {STARTUP_WAIT:?}",
+                binary.display()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The chromeOptions for an endpoint that starts the browser itself.
+fn remote_options(cfg: &RunsConfig, proxy: std::net::SocketAddr, profile: &Path) -> Value {
+    let mut args = vec!["--headless=new".to_owned()];
+    args.extend(browser_switches(proxy, profile));
+    let prefs: serde_json::Map<String, Value> = preferences()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+    let mut options = json!({
+        "args": args,
+        "perfLoggingPrefs": { "enableNetwork": true, "enablePage": false },
+        "prefs": prefs,
+    });
+    if let Some(b) = full_chromium(cfg) {
+        options["binary"] = json!(b.display().to_string());
+    }
+    options
+}
+
+/// The switches of every browser a run drives.
+fn browser_switches(proxy: std::net::SocketAddr, profile: &Path) -> Vec<String> {
+    let mut args = vec![
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--no-first-run".into(),
+        "--no-default-browser-check".into(),
+        "--window-size=1280,800".into(),
+        format!("--user-data-dir={}", profile.display()),
+        // Everything through the egress proxy, loopback included, and no WebRTC around it.
+        format!("--proxy-server=http://{proxy}"),
+        "--proxy-bypass-list=<-loopback>".into(),
+        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp".into(),
+        "--disable-quic".into(),
+        // The browser's own traffic (autofill, safe browsing, updates, hints) is not the
+        // page's: keep it from starting at all. (IgnoreDuplicateNavs and Prewarm are
+        // chromedriver's own: one --disable-features holds them all, the last one wins.)
+        "--disable-features=AutofillServerCommunication,OptimizationHints,OptimizationGuideModelDownloading,MediaRouter,DialMediaRouteProvider,Translate,CertificateTransparencyComponentUpdater,InterestFeedContentSuggestions,PasswordLeakDetection,PasswordManagerOnboarding,IgnoreDuplicateNavs,Prewarm".into(),
+        "--disable-client-side-phishing-detection".into(),
+        "--disable-domain-reliability".into(),
+        "--disable-default-apps".into(),
+        "--disable-extensions".into(),
+        "--safebrowsing-disable-auto-update".into(),
+        "--no-pings".into(),
+        "--password-store=basic".into(),
+        "--use-mock-keychain".into(),
+    ];
+    // The sandbox needs an unprivileged user; as root (containers, CI) it cannot start.
+    if unsafe { libc::geteuid() } == 0 {
+        args.push("--no-sandbox".into());
+    }
+    args
+}
+
+/// What chromedriver adds when it starts a browser itself: pages behave as they do under
+/// any WebDriver (`navigator.webdriver`, no popup blocker, timers not throttled).
+const AUTOMATION_SWITCHES: &[&str] = &[
+    "--enable-automation",
+    "--test-type=webdriver",
+    "--disable-hang-monitor",
+    "--disable-popup-blocking",
+    "--disable-prompt-on-repost",
+    "--allow-pre-commit-input",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-renderer-backgrounding",
+    "--no-service-autorun",
+];
+
+/// Profile preferences, by dotted name: no password manager, autofill or search
+/// suggestions, which would offer to fill a run's forms or phone home.
+fn preferences() -> [(&'static str, Value); 7] {
+    [
+        ("credentials_enable_service", json!(false)),
+        ("profile.password_manager_enabled", json!(false)),
+        ("profile.password_manager_leak_detection", json!(false)),
+        ("autofill.profile_enabled", json!(false)),
+        ("homepage", json!("about:blank")),
+        ("homepage_is_newtabpage", json!(false)),
+        ("search.suggest_enabled", json!(false)),
+    ]
+}
+
+/// `preferences()` as a fresh profile's `Default/Preferences`, where chromedriver would write
+/// them: nested by the dots of their names.
+fn write_preferences(profile: &Path) -> std::io::Result<()> {
+    let mut root = serde_json::Map::new();
+    for (name, value) in preferences() {
+        let mut parts: Vec<&str> = name.split('.').collect();
+        let leaf = parts.pop().unwrap_or(name);
+        let mut node = &mut root;
+        for part in parts {
+            node = node
+                .entry(part)
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .expect("preference groups are objects");
+        }
+        node.insert(leaf.to_owned(), value);
+    }
+    let dir = profile.join("Default");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("Preferences"), Value::Object(root).to_string())
 }
 
 /// Where a worker's browser profiles live: `<tmp>/opsdeck-browsers/<worker>/`.
