@@ -1,6 +1,7 @@
 //! B8: a 3-field form with one screenshot and its upload.
 //! - Run wall time against a plain WebDriver script doing the same steps in the same way (a
-//!   fresh chromedriver and Chromium, fill, submit, wait, screenshot, store), alternated,
+//!   fresh chromedriver and browser, the one the worker picks, fill, submit, wait,
+//!   screenshot, store), alternated,
 //!   medians and their ratio (goal: overhead <= 10 %). Opsdeck's run takes its one
 //!   screenshot in a SCREENSHOT step, launched `ON_FAILURE`; the same run with a screenshot
 //!   after every step (`EVERY_STEP`, the default) is measured alongside.
@@ -219,6 +220,10 @@ async fn bench() {
     let (o, p, e) = (median(&mut ours), median(&mut plain), median(&mut every));
     let [mut pickup, mut start, mut steps, mut teardown] = phases;
     println!(
+        "B8 browser: {}",
+        worker::browser::session::availability(&config.runs).unwrap_or_else(|e| e)
+    );
+    println!(
         "B8 where a run's time goes (medians): pickup {:.0} ms, browser and session start {:.0} ms, steps {:.0} ms, teardown {:.0} ms; the script's session start {:.0} ms",
         median(&mut pickup) * 1000.0,
         median(&mut start) * 1000.0,
@@ -267,14 +272,15 @@ async fn bench() {
 /// The highest browser PSS seen, and the sessions it was spread over.
 static PEAK: std::sync::Mutex<(f64, usize)> = std::sync::Mutex::new((0.0, 0));
 
-/// PSS of every process using a browser profile of this process's workers, plus its
-/// chromedriver children; and how many browser sessions (profiles) are live. Keeps the peak.
+/// PSS of every process of the browsers of this process's workers (a browser's main process
+/// carries its profile; the headless shell's helpers do not, but they stay in its process
+/// group), plus its chromedriver children; and how many browser sessions (profiles) are live.
+/// Keeps the peak.
 fn browser_pss_mib() -> (f64, usize) {
     let me = std::process::id().to_string();
-    let mut total_kb = 0.0;
-    let mut profiles = std::collections::BTreeSet::new();
+    let mut processes = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(_) = entry
+        let Some(pid) = entry
             .file_name()
             .to_str()
             .and_then(|s| s.parse::<u32>().ok())
@@ -284,13 +290,22 @@ fn browser_pss_mib() -> (f64, usize) {
         let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
         let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let ppid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.split_whitespace().nth(1))
-            .unwrap_or("");
-        let ours =
-            cmd.contains("opsdeck-browsers/") || (cmd.contains("chromedriver") && ppid == me);
+        let mut after_name = stat.rsplit(')').next().unwrap_or("").split_whitespace();
+        let ppid = after_name.nth(1).unwrap_or("").to_owned();
+        let pgrp = after_name.next().and_then(|g| g.parse::<u32>().ok());
+        processes.push((pid, ppid, pgrp, cmd, entry.path()));
+    }
+    let browsers: std::collections::BTreeSet<u32> = processes
+        .iter()
+        .filter(|(pid, _, pgrp, cmd, _)| cmd.contains("opsdeck-browsers/") && Some(*pid) == *pgrp)
+        .map(|(pid, ..)| *pid)
+        .collect();
+    let mut total_kb = 0.0;
+    let mut profiles = std::collections::BTreeSet::new();
+    for (_, ppid, pgrp, cmd, path) in &processes {
+        let ours = cmd.contains("opsdeck-browsers/")
+            || pgrp.is_some_and(|g| browsers.contains(&g))
+            || (cmd.contains("chromedriver") && *ppid == me);
         if !ours {
             continue;
         }
@@ -301,7 +316,7 @@ fn browser_pss_mib() -> (f64, usize) {
         {
             profiles.insert(p.to_owned());
         }
-        let smaps = std::fs::read_to_string(entry.path().join("smaps_rollup")).unwrap_or_default();
+        let smaps = std::fs::read_to_string(path.join("smaps_rollup")).unwrap_or_default();
         if let Some(kb) = smaps
             .lines()
             .find(|l| l.starts_with("Pss:"))
@@ -375,7 +390,10 @@ async fn breakdown(db: &Db, org: Uuid, job: &job::Model) -> [f64; 4] {
     ]
 }
 
-/// The same steps as a plain script: its own chromedriver and Chromium, fill, submit,
+/// Where Debian installs Chromium's headless shell; the worker prefers it when present.
+const HEADLESS_SHELL: &str = "/usr/lib/chromium/chromium-headless-shell";
+
+/// The same steps as a plain script: its own chromedriver and browser, fill, submit,
 /// wait, one screenshot stored in the same object store. Seconds: in all, and until its
 /// session was up.
 async fn plain_script(
@@ -395,12 +413,42 @@ async fn plain_script(
         .spawn()
         .expect("chromedriver");
     let profile = std::env::temp_dir().join(format!("b8-plain-{}", Uuid::now_v7()));
+    // The browser the worker would pick, started the way it has to be for the headless
+    // shell (chromedriver cannot start that one): with DevTools on, chromedriver attached.
+    let shell = std::path::Path::new(HEADLESS_SHELL);
+    let mut browser = std::process::Command::new(if shell.exists() {
+        HEADLESS_SHELL
+    } else {
+        "chromium"
+    });
+    if !shell.exists() {
+        browser.arg("--headless=new");
+    }
+    let mut browser = browser
+        .args([
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,800",
+            "--remote-debugging-port=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("about:blank")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("browser");
+    let debugger = loop {
+        if let Ok(text) = std::fs::read_to_string(profile.join("DevToolsActivePort"))
+            && let Some((port, _)) = text.split_once('\n')
+        {
+            break format!("127.0.0.1:{port}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     let caps = json!({
         "browserName": "chrome",
-        "goog:chromeOptions": { "args": [
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--window-size=1280,800", format!("--user-data-dir={}", profile.display()),
-        ] },
+        "goog:chromeOptions": { "debuggerAddress": debugger },
     });
     let client = loop {
         match ClientBuilder::rustls()
@@ -410,7 +458,7 @@ async fn plain_script(
             .await
         {
             Ok(c) => break c,
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     };
     let session = t0.elapsed().as_secs_f64();
@@ -455,6 +503,8 @@ async fn plain_script(
     client.close().await.unwrap();
     let _ = driver.kill();
     let _ = driver.wait();
+    let _ = browser.kill();
+    let _ = browser.wait();
     let _ = std::fs::remove_dir_all(&profile);
     (t0.elapsed().as_secs_f64(), session)
 }
