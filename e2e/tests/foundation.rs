@@ -549,6 +549,15 @@ async fn plant_escaped_browser_process() -> (Child, String) {
     (child, worker)
 }
 
+/// Waits until no process uses a browser profile of `worker`; fails saying `why` after `within`.
+async fn gone_within(worker: &str, within: Duration, why: &str) {
+    let start = std::time::Instant::now();
+    while browser_processes_of(worker) > 0 {
+        assert!(start.elapsed() < within, "{why}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The processes using the browser profiles of `worker`.
 fn browser_processes_of(worker: &str) -> usize {
     let safe: String = worker
@@ -645,14 +654,12 @@ async fn a_worker_killed_mid_run_leaves_no_browser_behind() {
     };
     first.start_kill().unwrap();
     first.wait().await.unwrap();
-    let start = std::time::Instant::now();
-    while browser_processes_of(&worker) > 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the killed worker's browser outlives it"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    gone_within(
+        &worker,
+        Duration::from_secs(10),
+        "the killed worker's browser outlives it",
+    )
+    .await;
     let (escaped, escaped_worker) = plant_escaped_browser_process().await;
 
     let (mut second, _, second_logs) = start_worker_logged(&[
@@ -661,14 +668,12 @@ async fn a_worker_killed_mid_run_leaves_no_browser_behind() {
         ("OPSDECK_LOG", "debug"),
     ])
     .await;
-    let start = std::time::Instant::now();
-    while browser_processes_of(&escaped_worker) > 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the orphaned browser process was not stopped"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    gone_within(
+        &escaped_worker,
+        Duration::from_secs(20),
+        "the orphaned browser process was not stopped",
+    )
+    .await;
     drop(escaped);
     let start = std::time::Instant::now();
     let run = loop {

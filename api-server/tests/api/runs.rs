@@ -1138,6 +1138,30 @@ async fn without_a_browser_runs_fail_saying_how_to_install_one(backend: Backend)
     );
 }
 
+/// A two-step run (open the test site's signup page, see its title), to its end.
+async fn open_the_signup_page(app: &TestApp) -> Value {
+    let site = Site::start().await;
+    let (_, wid) = workflow(
+        app,
+        &site,
+        json!([]),
+        json!([
+            { "kind": "GOTO", "url": "/signup" },
+            { "kind": "ASSERT", "text": "Sign up" },
+        ]),
+        json!({}),
+    )
+    .await;
+    let id = launch(app, &wid, None).await;
+    wait_run(
+        app,
+        &id,
+        &["SUCCEEDED", "FAILED", "TIMED_OUT"],
+        Duration::from_secs(60),
+    )
+    .await
+}
+
 async fn a_configured_webdriver_endpoint_is_used(backend: Backend) {
     let endpoint = crate::support::env("OPSDECK_TEST_WEBDRIVER_URL");
     // A chromedriver that does not exist: only the configured endpoint can run this.
@@ -1162,26 +1186,7 @@ async fn a_configured_webdriver_endpoint_is_used(backend: Backend) {
         ready["checks"]["browser"],
         format!("up: WebDriver at {endpoint}")
     );
-    let site = Site::start().await;
-    let (_, wid) = workflow(
-        &app,
-        &site,
-        json!([]),
-        json!([
-            { "kind": "GOTO", "url": "/signup" },
-            { "kind": "ASSERT", "text": "Sign up" },
-        ]),
-        json!({}),
-    )
-    .await;
-    let id = launch(&app, &wid, None).await;
-    let run = wait_run(
-        &app,
-        &id,
-        &["SUCCEEDED", "FAILED", "TIMED_OUT"],
-        Duration::from_secs(60),
-    )
-    .await;
+    let run = open_the_signup_page(&app).await;
     assert_eq!(run["status"], "SUCCEEDED", "{run:#}");
 }
 
@@ -1206,26 +1211,7 @@ async fn the_headless_shell_is_preferred_and_full_chromium_still_runs(backend: B
     let app = app(backend, &[("OPSDECK_CHROMIUM", "chromium")]).await;
     let check = browser_check(&app).await;
     assert!(check.ends_with("/chromium"), "{check}");
-    let site = Site::start().await;
-    let (_, wid) = workflow(
-        &app,
-        &site,
-        json!([]),
-        json!([
-            { "kind": "GOTO", "url": "/signup" },
-            { "kind": "ASSERT", "text": "Sign up" },
-        ]),
-        json!({}),
-    )
-    .await;
-    let id = launch(&app, &wid, None).await;
-    let run = wait_run(
-        &app,
-        &id,
-        &["SUCCEEDED", "FAILED", "TIMED_OUT"],
-        Duration::from_secs(60),
-    )
-    .await;
+    let run = open_the_signup_page(&app).await;
     assert_eq!(run["status"], "SUCCEEDED", "{run:#}");
     let steps = run["steps"].as_array().unwrap();
     assert!(
