@@ -31,21 +31,17 @@ pub enum LaunchError {
 /// How to install what is missing, for the run's error and `/readyz`.
 pub const INSTALL_HINT: &str = "install Chromium's headless shell (or Chromium) and chromedriver (Debian/Ubuntu: `apt-get install chromium-headless-shell chromium chromium-driver`), put them on PATH or set OPSDECK_CHROMEDRIVER / OPSDECK_CHROMIUM, or point OPSDECK_WEBDRIVER_URL at a WebDriver server";
 
-/// Browsers a worker looks for, best first: a headless shell, then full Chromium.
-const CHROMIUM_NAMES: &[&str] = &[
+/// Headless shells a worker looks for before full Chromium: a third of its start-up CPU.
+const HEADLESS_SHELL_NAMES: &[&str] = &[
     // Debian's, without the sh wrapper on PATH: the death signal set on the process the
     // worker spawns must reach the browser, not a shell that waits for it.
     "/usr/lib/chromium/chromium-headless-shell",
     "chromium-headless-shell",
     // Chrome for Testing's.
     "chrome-headless-shell",
-    "chromium",
-    "chromium-browser",
-    "google-chrome",
-    "google-chrome-stable",
 ];
 
-/// What a WebDriver endpoint that starts browsers itself can be given to start.
+/// Full Chromium, the only kind a WebDriver endpoint that starts browsers itself can start.
 const FULL_CHROMIUM_NAMES: &[&str] = &[
     "chromium",
     "chromium-browser",
@@ -86,18 +82,21 @@ pub fn availability(cfg: &RunsConfig) -> Result<String, String> {
     Ok(format!("{} with {}", driver.display(), browser.display()))
 }
 
+/// The browser a worker of ours starts: the configured one, else a headless shell, else
+/// full Chromium.
 fn chromium(cfg: &RunsConfig) -> Option<PathBuf> {
-    match &cfg.chromium {
-        Some(path) => on_path(path),
-        None => CHROMIUM_NAMES.iter().find_map(|n| on_path(n)),
-    }
+    find_browser(cfg, &[HEADLESS_SHELL_NAMES, FULL_CHROMIUM_NAMES])
 }
 
 /// The binary a configured WebDriver endpoint is asked to start: only one it can start.
 fn full_chromium(cfg: &RunsConfig) -> Option<PathBuf> {
+    find_browser(cfg, &[FULL_CHROMIUM_NAMES])
+}
+
+fn find_browser(cfg: &RunsConfig, names: &[&[&str]]) -> Option<PathBuf> {
     match &cfg.chromium {
         Some(path) => on_path(path),
-        None => FULL_CHROMIUM_NAMES.iter().find_map(|n| on_path(n)),
+        None => names.iter().copied().flatten().find_map(|n| on_path(n)),
     }
 }
 
