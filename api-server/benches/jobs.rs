@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bench_db::{bench_db, ensure_bench_database, env, knob};
+use bench_db::{bench_db, ensure_bench_database, env, knob, knob_text, phase_selected};
 use domain::config::Config;
 use domain::db::{Db, Scope};
 use domain::entity::{job, job_attempt};
@@ -112,11 +112,6 @@ async fn spawn_worker(vars: &BTreeMap<String, String>) -> tokio::process::Child 
     .expect("worker start-up");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     child
-}
-
-fn knob_text(name: &str, default: &str) -> String {
-    #[allow(clippy::disallowed_methods)]
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
 fn probe() -> FleetProbe {
@@ -236,8 +231,7 @@ async fn bench() {
     let idle = knob("BENCH_IDLE_SECS", 60);
     let seconds = knob("BENCH_SECONDS", 10);
     let burst = knob("BENCH_BURST", 10_000) as usize;
-    let only = knob_text("BENCH_ONLY", "b6,b7,b10,reports");
-    let run = |name: &str| only.split(',').any(|o| o.trim() == name);
+    let run = |name: &str| phase_selected(name, "b6,b7,b10,reports");
     ensure_bench_database(
         &env("OPSDECK_TEST_MIGRATE_URL"),
         &env("OPSDECK_TEST_APP_URL"),

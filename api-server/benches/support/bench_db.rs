@@ -19,6 +19,18 @@ pub fn knob(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+pub fn knob_text(name: &str, default: &str) -> String {
+    #[allow(clippy::disallowed_methods)]
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// Whether `phase` is among `BENCH_ONLY`'s comma-separated names (every phase by default).
+pub fn phase_selected(phase: &str, every: &str) -> bool {
+    knob_text("BENCH_ONLY", every)
+        .split(',')
+        .any(|o| o.trim() == phase)
+}
+
 /// `url` with its database replaced by `opsdeck_bench`.
 pub fn bench_db(url: &str) -> String {
     let (base, _) = url.rsplit_once('/').expect("a database URL");
