@@ -46,21 +46,36 @@ pub fn page_request(
     })
 }
 
+/// An edge's cursor: the node's id, encoded only when a client selects `cursor` (or a
+/// `pageInfo` cursor), not for every edge of every page.
+pub struct IdCursor(pub Uuid);
+
+impl CursorType for IdCursor {
+    type Error = String;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        decode_cursor(s).map(IdCursor).map_err(|e| e.message)
+    }
+
+    fn encode_cursor(&self) -> String {
+        encode_cursor(self.0)
+    }
+}
+
 /// Builds a connection from a page, the cursor of each node being its id.
 pub fn connection<T, N>(
     page: Page<T>,
     id_of: impl Fn(&T) -> Uuid,
     node: impl Fn(T) -> N,
-) -> Connection<String, N>
+) -> Connection<IdCursor, N>
 where
     N: OutputType,
-    String: CursorType,
 {
     let mut c = Connection::new(false, page.has_next_page);
     c.edges.extend(
         page.items
             .into_iter()
-            .map(|item| Edge::new(encode_cursor(id_of(&item)), node(item))),
+            .map(|item| Edge::new(IdCursor(id_of(&item)), node(item))),
     );
     c
 }

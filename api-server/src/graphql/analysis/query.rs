@@ -6,7 +6,7 @@ use domain::automation::analysis;
 use super::types::FormAnalysis;
 use crate::auth::RequestCtx;
 use crate::graphql::authz::FieldGuard;
-use crate::graphql::connection::{connection, page_request};
+use crate::graphql::connection::{IdCursor, connection, page_request};
 use crate::graphql::error::IntoGqlError;
 use crate::graphql::ids::parse_id;
 
@@ -42,7 +42,7 @@ impl AnalysisQuery {
         target_id: ID,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, FormAnalysis>> {
+    ) -> async_graphql::Result<Connection<IdCursor, FormAnalysis>> {
         let rc = ctx.data::<RequestCtx>()?;
         let target_id = parse_id("targetId", &target_id)?;
         let page = page_request(first, after, rc.limits().max_page_size)?;

@@ -6,7 +6,7 @@ use domain::automation::{scenarios, targets, workflows};
 use super::types::{Scenario, Target, Workflow};
 use crate::auth::RequestCtx;
 use crate::graphql::authz::FieldGuard;
-use crate::graphql::connection::{connection, page_request};
+use crate::graphql::connection::{IdCursor, connection, page_request};
 use crate::graphql::error::IntoGqlError;
 use crate::graphql::ids::parse_id;
 
@@ -27,7 +27,7 @@ impl AutomationQuery {
         first: Option<i32>,
         after: Option<String>,
         #[graphql(default)] include_archived: bool,
-    ) -> async_graphql::Result<Connection<String, Target>> {
+    ) -> async_graphql::Result<Connection<IdCursor, Target>> {
         let rc = ctx.data::<RequestCtx>()?;
         let page = page_request(first, after, rc.limits().max_page_size)?;
         let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
@@ -62,7 +62,7 @@ impl AutomationQuery {
         after: Option<String>,
         target_id: Option<ID>,
         #[graphql(default)] include_archived: bool,
-    ) -> async_graphql::Result<Connection<String, Workflow>> {
+    ) -> async_graphql::Result<Connection<IdCursor, Workflow>> {
         let rc = ctx.data::<RequestCtx>()?;
         let page = page_request(first, after, rc.limits().max_page_size)?;
         let target_id = target_id
@@ -99,7 +99,7 @@ impl AutomationQuery {
         workflow_id: ID,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Scenario>> {
+    ) -> async_graphql::Result<Connection<IdCursor, Scenario>> {
         let rc = ctx.data::<RequestCtx>()?;
         let workflow_id = parse_id("workflowId", &workflow_id)?;
         let page = page_request(first, after, rc.limits().max_page_size)?;

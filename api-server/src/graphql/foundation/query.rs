@@ -8,7 +8,7 @@ use domain::{audit, organizations};
 use super::types::{AuditEntry, LlmUsage, Membership, Organization, Viewer, parse_role};
 use crate::auth::RequestCtx;
 use crate::graphql::authz::FieldGuard;
-use crate::graphql::connection::{connection, page_request};
+use crate::graphql::connection::{IdCursor, connection, page_request};
 use crate::graphql::error::IntoGqlError;
 use crate::graphql::ids::parse_id;
 
@@ -100,7 +100,7 @@ impl FoundationQuery {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<AuditLogFilter>,
-    ) -> async_graphql::Result<Connection<String, AuditEntry>> {
+    ) -> async_graphql::Result<Connection<IdCursor, AuditEntry>> {
         let rc = ctx.data::<RequestCtx>()?;
         let page = page_request(first, after, rc.limits().max_page_size)?;
         let f = filter.unwrap_or_default();

@@ -8,7 +8,7 @@ use domain::{api_keys, members};
 
 use crate::auth::RequestCtx;
 use crate::graphql::authz::FieldGuard;
-use crate::graphql::connection::{connection, page_request};
+use crate::graphql::connection::{IdCursor, connection, page_request};
 use crate::graphql::error::IntoGqlError;
 
 /// A member's or API key's role, lowest to highest.
@@ -122,7 +122,7 @@ impl Organization {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Member>> {
+    ) -> async_graphql::Result<Connection<IdCursor, Member>> {
         let rc = ctx.data::<RequestCtx>()?;
         let page = page_request(first, after, rc.limits().max_page_size)?;
         let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;
@@ -142,7 +142,7 @@ impl Organization {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, ApiKey>> {
+    ) -> async_graphql::Result<Connection<IdCursor, ApiKey>> {
         let rc = ctx.data::<RequestCtx>()?;
         let page = page_request(first, after, rc.limits().max_page_size)?;
         let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;

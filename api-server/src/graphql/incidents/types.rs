@@ -1,12 +1,14 @@
 //! GraphQL views of incidents, their timeline and SLA clocks.
 
-use async_graphql::{ComplexObject, Context, Enum, ID, Json, SimpleObject, connection::Connection};
+use async_graphql::{
+    ComplexObject, Context, Enum, ID, Json, Object, SimpleObject, connection::Connection,
+};
 use chrono::{DateTime, Utc};
 use domain::incidents::{self, sla, state_machine};
 use uuid::Uuid;
 
 use crate::auth::RequestCtx;
-use crate::graphql::connection::{connection, page_request};
+use crate::graphql::connection::{IdCursor, connection, page_request};
 use crate::graphql::error::IntoGqlError;
 use crate::graphql::foundation::types::User;
 
@@ -256,7 +258,7 @@ impl Incident {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, TimelineEntry>> {
+    ) -> async_graphql::Result<Connection<IdCursor, TimelineEntry>> {
         let rc = ctx.data::<RequestCtx>()?;
         let page = page_request(first, after, rc.limits().max_page_size)?;
         let prefetched = if page.after.is_none() {
@@ -308,34 +310,50 @@ pub struct IncidentSla {
     pub resolve_state: SlaState,
 }
 
+// Fields are read from the row when selected: a page of timelines is hundreds of entries,
+// and most clients ask for a few fields of each.
+pub struct TimelineEntry(incidents::TimelineEntry);
+
 /// One entry of an incident's timeline. Entries are never edited; a correction is a new one.
-#[derive(SimpleObject)]
-pub struct TimelineEntry {
-    pub id: ID,
+#[Object]
+impl TimelineEntry {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
     /// `created`, `status_changed`, `severity_changed`, `updated`, `assigned`, `comment`,
     /// `duplicate_marked`, `duplicate_received`, `sla`.
-    pub kind: String,
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
     /// `user`, `api_key` or `system`.
-    pub actor_type: String,
-    pub actor_id: Option<ID>,
+    async fn actor_type(&self) -> &str {
+        &self.0.actor_type
+    }
+
+    async fn actor_id(&self) -> Option<ID> {
+        self.0.actor_id.map(|i| ID(i.to_string()))
+    }
+
     /// Markdown: the comment, or a transition's note.
-    pub body: Option<String>,
+    async fn body(&self) -> Option<&str> {
+        self.0.body.as_deref()
+    }
+
     /// What changed, by kind (e.g. `{ "from": "DETECTED", "to": "INVESTIGATING" }`).
-    pub data: Json<serde_json::Value>,
-    pub created_at: DateTime<Utc>,
+    async fn data(&self) -> Json<&serde_json::Value> {
+        Json(&self.0.data)
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
 }
 
 impl From<incidents::TimelineEntry> for TimelineEntry {
     fn from(e: incidents::TimelineEntry) -> Self {
-        TimelineEntry {
-            id: ID(e.id.to_string()),
-            kind: e.kind,
-            actor_type: e.actor_type,
-            actor_id: e.actor_id.map(|i| ID(i.to_string())),
-            body: e.body,
-            data: Json(e.data),
-            created_at: e.created_at,
-        }
+        TimelineEntry(e)
     }
 }
 

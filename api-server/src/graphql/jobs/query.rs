@@ -6,7 +6,7 @@ use domain::jobs::service::{self, ListFilter};
 use super::types::{Job, JobStatus, Report};
 use crate::auth::RequestCtx;
 use crate::graphql::authz::FieldGuard;
-use crate::graphql::connection::{connection, page_request};
+use crate::graphql::connection::{IdCursor, connection, page_request};
 use crate::graphql::error::IntoGqlError;
 use crate::graphql::ids::parse_id;
 
@@ -40,7 +40,7 @@ impl JobQuery {
         after: Option<String>,
         status: Option<Vec<JobStatus>>,
         kind: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Job>> {
+    ) -> async_graphql::Result<Connection<IdCursor, Job>> {
         let rc = ctx.data::<RequestCtx>()?;
         let page = page_request(first, after, rc.limits().max_page_size)?;
         let filter = ListFilter {
@@ -80,7 +80,7 @@ impl JobQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Report>> {
+    ) -> async_graphql::Result<Connection<IdCursor, Report>> {
         let rc = ctx.data::<RequestCtx>()?;
         let page = page_request(first, after, rc.limits().max_page_size)?;
         let org = rc.org().await.map_err(|e| e.into_gql(&rc.request_id))?;

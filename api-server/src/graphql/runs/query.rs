@@ -7,7 +7,7 @@ use domain::automation::runs;
 use super::types::{Run, RunStatus};
 use crate::auth::RequestCtx;
 use crate::graphql::authz::FieldGuard;
-use crate::graphql::connection::{connection, page_request};
+use crate::graphql::connection::{IdCursor, connection, page_request};
 use crate::graphql::error::IntoGqlError;
 use crate::graphql::ids::parse_id;
 
@@ -36,7 +36,7 @@ impl RunQuery {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<RunFilter>,
-    ) -> async_graphql::Result<Connection<String, Run>> {
+    ) -> async_graphql::Result<Connection<IdCursor, Run>> {
         let rc = ctx.data::<RequestCtx>()?;
         let page = page_request(first, after, rc.limits().max_page_size)?;
         let filter = filter.unwrap_or_default();
