@@ -6,9 +6,10 @@
 //!
 //!     scripts/with-components cargo bench --workspace --bench jobs
 //!
-//! Knobs: BENCH_IDLE_SECS (60), BENCH_SECONDS (10), BENCH_BURST (10000). PostgreSQL runs in
-//! the benches' own database `opsdeck_bench`; Redis is the test Redis. Worker processes are
-//! this binary again, started with OPSDECK_BENCH_ROLE=worker.
+//! Knobs: BENCH_IDLE_SECS (60), BENCH_SECONDS (10), BENCH_BURST (10000),
+//! BENCH_DB_MIN_CONNECTIONS (connections the pools keep open; the product default when unset).
+//! PostgreSQL runs in the benches' own database `opsdeck_bench`; Redis is the test Redis.
+//! Worker processes are this binary again, started with OPSDECK_BENCH_ROLE=worker.
 
 #[path = "support/bench_db.rs"]
 mod bench_db;
@@ -80,6 +81,14 @@ fn production_vars(dir: &std::path::Path, extra: &[(&str, &str)]) -> BTreeMap<St
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    // Unset, the pools keep the product's default number of connections open.
+    let min_connections = knob_text("BENCH_DB_MIN_CONNECTIONS", "");
+    if !min_connections.is_empty() {
+        vars.insert(
+            "OPSDECK_DATABASE_MIN_CONNECTIONS".to_owned(),
+            min_connections,
+        );
+    }
     for (k, v) in extra {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }

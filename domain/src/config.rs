@@ -215,8 +215,8 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     (
         "OPSDECK_DATABASE_MIN_CONNECTIONS",
-        "2",
-        "Connections the pool keeps open while idle (at most the pool size).",
+        "OPSDECK_DATABASE_MAX_CONNECTIONS",
+        "Connections the pool opens at start and keeps open (at most the pool size): a request that finds the pool short waits ~100 ms for an opening. Lower it to let an idle pool shrink.",
     ),
     (
         "OPSDECK_REDIS_URL",
@@ -728,8 +728,11 @@ impl Config {
                 "expected a positive number",
             ));
         }
-        let database_min_connections: u32 =
-            s.parse("OPSDECK_DATABASE_MIN_CONNECTIONS", 2, "a number")?;
+        let database_min_connections: u32 = s.parse(
+            "OPSDECK_DATABASE_MIN_CONNECTIONS",
+            database_max_connections,
+            "a number",
+        )?;
         if database_min_connections > database_max_connections {
             return Err(s.invalid(
                 "OPSDECK_DATABASE_MIN_CONNECTIONS",

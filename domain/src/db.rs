@@ -114,8 +114,24 @@ fn options(url: String, min_connections: u32, max_connections: u32) -> ConnectOp
         .min_connections(min_connections)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
+        // `open_standing_connections` opens them, all at once rather than one by one.
+        .connect_lazy(true)
         .sqlx_logging(false);
     opts
+}
+
+/// Opens the pool's `min_connections` side by side, so start-up pays for one opening
+/// rather than one after another, and fails here on a wrong URL or password. Once open,
+/// the pool keeps them (and reopens any it loses). Without them, the first moment that
+/// more transactions overlap than the pool holds opens a connection inside one of them:
+/// ~100 ms of TLS and SCRAM that a job's pickup or a request would wait for.
+async fn open_standing_connections(db: &Db, min_connections: u32) -> anyhow::Result<()> {
+    let held =
+        futures::future::try_join_all((0..min_connections.max(1)).map(|_| db.begin())).await?;
+    for tx in held {
+        tx.rollback().await?;
+    }
+    Ok(())
 }
 
 /// Connects the application pool (the app role on PostgreSQL).
@@ -155,6 +171,7 @@ async fn connect_pool(url: &str, min_connections: u32, max_connections: u32) -> 
         db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
         db.execute_unprepared("PRAGMA busy_timeout=5000").await?;
     }
+    open_standing_connections(&db, min_connections).await?;
     Ok(db)
 }
 

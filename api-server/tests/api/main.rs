@@ -19,6 +19,7 @@ mod incidents;
 mod jobs;
 mod jwt;
 mod llm;
+mod pool;
 mod reports;
 mod rls;
 mod roles;
