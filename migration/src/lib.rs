@@ -19,6 +19,7 @@ mod m20261201_000011_runs;
 mod m20261201_000012_form_analyses;
 mod m20261201_000013_llm_usage;
 mod m20261201_000014_run_screenshots;
+mod m20261203_000015_waiting_jobs_index;
 mod sql;
 
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_form_analyses::Migration),
             Box::new(m20261201_000013_llm_usage::Migration),
             Box::new(m20261201_000014_run_screenshots::Migration),
+            Box::new(m20261203_000015_waiting_jobs_index::Migration),
         ]
     }
 }
