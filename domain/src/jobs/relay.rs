@@ -108,6 +108,7 @@ pub async fn relay_once(db: &Db, queue: &Queue, min_age: Duration) -> DomainResu
         .deliver(jobs)
         .await
         .map_err(crate::error::DomainError::Internal)?;
+    let pushed = started.elapsed();
     store::mark_delivered(&tx, &delivered_jobs).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     outbox::Entity::update_many()
@@ -115,7 +116,7 @@ pub async fn relay_once(db: &Db, queue: &Queue, min_age: Duration) -> DomainResu
         .filter(outbox::Column::Id.is_in(ids))
         .exec(&tx)
         .await?;
-    let pushed = started.elapsed();
+    let marked = started.elapsed();
     tx.commit().await?;
     queue.wake(&woken).await;
     tracing::debug!(
@@ -124,7 +125,8 @@ pub async fn relay_once(db: &Db, queue: &Queue, min_age: Duration) -> DomainResu
         begin_ms = begun.as_secs_f64() * 1e3,
         select_ms = (selected - begun).as_secs_f64() * 1e3,
         push_ms = (pushed - selected).as_secs_f64() * 1e3,
-        commit_and_wake_ms = (started.elapsed() - pushed).as_secs_f64() * 1e3,
+        mark_ms = (marked - pushed).as_secs_f64() * 1e3,
+        commit_and_wake_ms = (started.elapsed() - marked).as_secs_f64() * 1e3,
         "outbox relayed"
     );
     metrics::counter!("opsdeck_outbox_relayed_total").increment(rows.len() as u64);
