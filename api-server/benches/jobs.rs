@@ -499,8 +499,9 @@ async fn reports(
 }
 
 /// One no-op job's statements, in the transactions Opsdeck uses: enqueue (job, outbox, audit),
-/// the relay's marks, the claim (lookup, cap lock, running count, conditional update) and
-/// the finish (conditional update, attempt row, outbox row, next-in-line lookup).
+/// the relay's marks, the claim (cap lock with the scope, then one conditional update that
+/// counts the running jobs) and the finish (conditional update, attempt row, outbox row,
+/// next-in-line lookup).
 const LIFECYCLE_SQL: &str = r#"
 BEGIN;
 SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
@@ -514,17 +515,14 @@ UPDATE jobs SET delivered_at = now() WHERE id = ':job' AND status = 'QUEUED';
 UPDATE outbox SET delivered_at = now() WHERE id = ':ob';
 COMMIT;
 BEGIN;
-SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
-SELECT * FROM jobs WHERE id = ':job' AND org_id = :org;
-SELECT pg_advisory_xact_lock(hashtextextended('jobs:' || :org || ':fleet_probe', 0));
-SELECT count(*) FROM jobs WHERE org_id = :org AND kind = 'fleet_probe' AND status = 'RUNNING';
-UPDATE jobs SET status = 'RUNNING', attempt = 1, fencing_token = 1, lease_owner = 'pgbench', lease_expires_at = now() + interval '30 seconds', started_at = now(), updated_at = now() WHERE id = ':job' AND org_id = :org AND status = 'QUEUED' AND fencing_token = 0;
+SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true), pg_advisory_xact_lock(hashtextextended('jobs:' || :org || ':fleet_probe', 0));
+UPDATE jobs SET status = 'RUNNING', attempt = attempt + 1, fencing_token = fencing_token + 1, lease_owner = 'pgbench', lease_expires_at = now() + interval '30 seconds', started_at = now(), updated_at = now() WHERE id = ':job' AND org_id = :org AND kind = 'fleet_probe' AND status = 'QUEUED' AND run_after <= now() AND (SELECT count(id) FROM jobs WHERE org_id = :org AND kind = 'fleet_probe' AND status = 'RUNNING') < 16 AND (jobs.group_key IS NULL OR (SELECT count(*) FROM jobs g WHERE g.org_id = jobs.org_id AND g.group_key = jobs.group_key AND g.status = 'RUNNING') < jobs.group_limit) RETURNING *;
 COMMIT;
 BEGIN;
 SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
 UPDATE jobs SET status = 'SUCCEEDED', lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), result = '{}', progress = 100, finished_at = now() WHERE id = ':job' AND org_id = :org AND status = 'RUNNING' AND fencing_token = 1 RETURNING *;
 INSERT INTO job_attempts (id, org_id, job_id, attempt, fencing_token, worker, outcome, error, started_at, finished_at) VALUES (gen_random_uuid(), :org, ':job', 1, 1, 'pgbench', 'SUCCEEDED', NULL, now(), now());
 INSERT INTO outbox (id, org_id, event, payload, created_at) VALUES (gen_random_uuid(), :org, 'bench.status_changed', '{}', now());
-SELECT * FROM jobs WHERE org_id = :org AND kind = 'fleet_probe' AND status = 'QUEUED' AND run_after <= now() AND id <> ':job' ORDER BY id LIMIT 1;
+SELECT * FROM jobs WHERE org_id = :org AND kind = 'fleet_probe' AND status = 'QUEUED' AND run_after <= now() AND delivered_at IS NULL AND id <> ':job' AND (jobs.group_key IS NULL OR (SELECT count(*) FROM jobs g WHERE g.org_id = jobs.org_id AND g.group_key = jobs.group_key AND g.status = 'RUNNING') < jobs.group_limit) ORDER BY id LIMIT 1;
 COMMIT;
 "#;

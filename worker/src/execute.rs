@@ -57,15 +57,7 @@ pub struct JobCtx {
 }
 
 pub async fn execute(rt: Runtime, delivery: Delivery, grace_over: watch::Receiver<bool>) {
-    let claim = match store::claim(
-        &rt.db,
-        delivery.org_id,
-        delivery.job_id,
-        &rt.worker_id,
-        &rt.policy,
-    )
-    .await
-    {
+    let claim = match store::claim(&rt.db, &delivery, &rt.worker_id, &rt.policy).await {
         Ok(c) => c,
         Err(e) => {
             // The delivery is dropped; the reconciler delivers the job again.

@@ -16,6 +16,7 @@ with_jobs_on_both!(
     queued_and_running_jobs_can_be_cancelled,
     jobs_are_org_scoped_and_bad_input_is_refused,
     a_stale_attempt_cannot_write,
+    claims_beyond_the_orgs_cap_are_refused,
 );
 
 const JOB: &str = "id kind status attempt maxAttempts progress lastError result attempts { attempt outcome error worker executor }";
@@ -331,9 +332,14 @@ async fn a_stale_attempt_cannot_write(backend: Backend) {
     )
     .await
     .unwrap();
+    let delivery = domain::jobs::Delivery {
+        job_id: queued.id,
+        org_id: app.org_a.id,
+        kind: queued.kind.clone(),
+    };
     let (a, b) = tokio::join!(
-        store::claim(db, app.org_a.id, queued.id, "worker-a", &policy),
-        store::claim(db, app.org_a.id, queued.id, "worker-b", &policy),
+        store::claim(db, &delivery, "worker-a", &policy),
+        store::claim(db, &delivery, "worker-b", &policy),
     );
     let claims = [a.unwrap(), b.unwrap()];
     let won: Vec<&store::Lease> = claims
@@ -346,10 +352,17 @@ async fn a_stale_attempt_cannot_write(backend: Backend) {
     assert_eq!(won.len(), 1, "exactly one claim wins: {claims:?}");
     let first = won[0].clone();
     // Another org's transaction cannot claim it either.
-    let other = store::claim(db, app.org_b.id, queued.id, "worker-x", &policy)
+    let forged = domain::jobs::Delivery {
+        org_id: app.org_b.id,
+        ..delivery.clone()
+    };
+    let other = store::claim(db, &forged, "worker-x", &policy)
         .await
         .unwrap();
-    assert!(matches!(other, Claim::Skipped(store::Skip::Gone)));
+    assert!(
+        matches!(other, Claim::Skipped(store::Skip::Gone)),
+        "{other:?}"
+    );
 
     tokio::time::sleep(Duration::from_millis(400)).await;
     // The reconciler's step for an expired lease (run directly: a reconciler here would
@@ -366,7 +379,19 @@ async fn a_stale_attempt_cannot_write(backend: Backend) {
     assert!(store::expire_lease(&tx, &row, &policy).await.unwrap());
     tx.commit().await.unwrap();
     tokio::time::sleep(Duration::from_millis(10)).await;
-    let second = match store::claim(db, app.org_a.id, queued.id, "worker-b", &policy)
+    // A delivery that names another kind does not match the job (nor take that kind's slot).
+    let mismatched = domain::jobs::Delivery {
+        kind: "incident_report".to_owned(),
+        ..delivery.clone()
+    };
+    let refused = store::claim(db, &mismatched, "worker-b", &policy)
+        .await
+        .unwrap();
+    assert!(
+        matches!(refused, Claim::Skipped(store::Skip::Gone)),
+        "{refused:?}"
+    );
+    let second = match store::claim(db, &delivery, "worker-b", &policy)
         .await
         .unwrap()
     {
@@ -415,6 +440,93 @@ async fn a_stale_attempt_cannot_write(backend: Backend) {
     assert_eq!(outcomes(&j), ["LEASE_EXPIRED", "SUCCEEDED"]);
     assert_eq!(j["attempts"][0]["worker"], first.worker.as_str());
     assert_eq!(j["attempts"][1]["worker"], "worker-b");
+}
+
+/// Four workers race for four jobs of an org capped at two running: two claims win, the
+/// other two are refused for capacity and leave their jobs waiting for a slot (out of the
+/// queue). A delivery of a job already running is refused as a duplicate.
+async fn claims_beyond_the_orgs_cap_are_refused(backend: Backend) {
+    use domain::entity::job;
+    use domain::jobs::store::{self, Claim, Policy, Skip};
+    let app = TestApp::new(backend).await; // no runtime: this test is the workers
+    let db = &app.app.db;
+    let policy = Policy {
+        org_concurrency: 2,
+        ..Policy::from(&app.app.config.jobs)
+    };
+    let org = domain::org::OrgCtx::system(app.org_a.id);
+    let mut deliveries = Vec::new();
+    for _ in 0..4 {
+        let queued = domain::jobs::service::probe(
+            db,
+            &org,
+            domain::jobs::contracts::FleetProbe {
+                sleep_ms: 0,
+                behaviour: domain::jobs::contracts::ProbeBehaviour::Succeed,
+            },
+            &policy,
+        )
+        .await
+        .unwrap();
+        deliveries.push(domain::jobs::Delivery {
+            job_id: queued.id,
+            org_id: app.org_a.id,
+            kind: queued.kind,
+        });
+    }
+    let claims =
+        futures::future::join_all(deliveries.iter().enumerate().map(|(i, d)| {
+            store::claim(db, d, if i % 2 == 0 { "w-even" } else { "w-odd" }, &policy)
+        }))
+        .await;
+    let claims: Vec<Claim> = claims.into_iter().map(Result::unwrap).collect();
+    let won: Vec<&store::Lease> = claims
+        .iter()
+        .filter_map(|c| match c {
+            Claim::Claimed(l) => Some(l),
+            Claim::Skipped(_) => None,
+        })
+        .collect();
+    assert_eq!(won.len(), 2, "the cap is 2: {claims:?}");
+    let tx = domain::db::begin_read(db, domain::db::Scope::org(app.org_a.id))
+        .await
+        .unwrap();
+    for (claim, delivery) in claims.iter().zip(&deliveries) {
+        let row = job::Entity::find_by_id(delivery.job_id)
+            .one(&tx)
+            .await
+            .unwrap()
+            .unwrap();
+        match claim {
+            Claim::Claimed(lease) => {
+                assert_eq!(
+                    (row.status.as_str(), row.attempt, row.fencing_token),
+                    ("RUNNING", 1, lease.token)
+                );
+                assert_eq!(lease.token, 1);
+            }
+            Claim::Skipped(why) => {
+                assert_eq!(*why, Skip::AtCapacity);
+                assert_eq!((row.status.as_str(), row.attempt), ("QUEUED", 0));
+                assert!(
+                    row.delivered_at.is_none(),
+                    "it waits for a slot out of the queue"
+                );
+            }
+        }
+    }
+    drop(tx);
+    let running = deliveries
+        .iter()
+        .zip(&claims)
+        .find(|(_, c)| matches!(c, Claim::Claimed(_)))
+        .unwrap()
+        .0;
+    let again = store::claim(db, running, "w-late", &policy).await.unwrap();
+    assert!(
+        matches!(again, Claim::Skipped(Skip::NotQueued)),
+        "{again:?}"
+    );
 }
 
 with_jobs_on_both!(an_unreadable_payload_is_dead_lettered_and_the_queue_flows);

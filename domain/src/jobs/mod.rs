@@ -85,10 +85,15 @@ impl From<crate::error::DomainError> for JobFailure {
     }
 }
 
-/// The message the queue carries: which job, in which org (so the claim can open the
-/// org's transaction without a cross-org look-up). Redelivery of the same job is harmless.
+/// The message the queue carries: which job, in which org and of which kind (so the claim
+/// opens the org's transaction without a cross-org look-up, and takes the cap's lock and the
+/// job in one statement). Redelivery of the same job is harmless.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Delivery {
     pub job_id: uuid::Uuid,
     pub org_id: uuid::Uuid,
+    /// Empty in a message written before deliveries named their kind: such a claim is
+    /// skipped as not matching its job, and the reconciler delivers the job again.
+    #[serde(default)]
+    pub kind: String,
 }

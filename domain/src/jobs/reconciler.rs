@@ -80,6 +80,7 @@ pub async fn reconcile_once(
                 Delivery {
                     job_id: row.id,
                     org_id: row.org_id,
+                    kind: row.kind.clone(),
                 },
             )
         }))

@@ -101,6 +101,7 @@ pub async fn relay_once(db: &Db, queue: &Queue, min_age: Duration) -> DomainResu
             Delivery {
                 job_id,
                 org_id: row.org_id,
+                kind: kind.to_owned(),
             },
         ));
     }

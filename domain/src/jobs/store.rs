@@ -7,15 +7,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use entity::{job, job_attempt};
 use rand::Rng;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{JobContract, Status};
+use super::{Delivery, JobContract, Status};
 use crate::config::JobsConfig;
 use crate::db::{self, Db, Scope};
 use crate::error::{DomainError, DomainResult};
@@ -192,78 +192,38 @@ pub enum Claim {
     Skipped(Skip),
 }
 
-/// Claims the job for `worker`: `QUEUED` → `RUNNING`, attempt + 1, fencing token + 1, a
-/// lease of `policy.lease`. Refused (and left queued) while the org runs its cap of the kind.
+/// Claims the delivered job for `worker`: `QUEUED` → `RUNNING`, attempt and fencing token
+/// incremented, a lease of `policy.lease`. Refused (and left queued) while the org runs its
+/// cap of the kind, or the job's group its own cap.
+///
+/// One conditional update does it, so a claim costs four round trips (begin, scope and
+/// lock, update, commit). Only a refused claim reads the row to say why.
 pub async fn claim(
     db: &Db,
-    org_id: Uuid,
-    job_id: Uuid,
+    delivery: &Delivery,
     worker: &str,
     policy: &Policy,
 ) -> DomainResult<Claim> {
-    let tx = db::begin(db, Scope::org(org_id)).await?;
-    let Some(current) = job::Entity::find_in_org(org_id, job_id).one(&tx).await? else {
-        tx.commit().await?;
-        return Ok(Claim::Skipped(Skip::Gone));
-    };
+    use sea_orm::ExprTrait;
+    let (org_id, kind) = (delivery.org_id, delivery.kind.as_str());
+    // The cap holds across processes: claims of one org and kind take turns on this lock,
+    // so the count below cannot be raced.
+    let tx = db::begin_locked(db, Scope::org(org_id), &format!("jobs:{org_id}:{kind}")).await?;
     let now = crate::time::now();
-    if current.status != Status::Queued.as_str() {
-        tx.commit().await?;
-        return Ok(Claim::Skipped(Skip::NotQueued));
-    }
-    if current.run_after > now {
-        tx.commit().await?;
-        return Ok(Claim::Skipped(Skip::NotDue));
-    }
-    // The cap holds across processes: claims of one org and kind take turns on this lock
-    // (SQLite's write transaction is already exclusive).
-    if tx.get_database_backend() == DbBackend::Postgres {
-        tx.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            [format!("jobs:{org_id}:{}", current.kind).into()],
-        ))
-        .await?;
-    }
-    let running = job::Entity::find()
-        .filter(job::Column::OrgId.eq(org_id))
-        .filter(job::Column::Kind.eq(current.kind.as_str()))
-        .filter(job::Column::Status.eq(Status::Running.as_str()))
-        .count(&tx)
-        .await?;
-    let group_full = match (&current.group_key, current.group_limit) {
-        (Some(key), Some(limit)) => {
-            job::Entity::find()
-                .filter(job::Column::OrgId.eq(org_id))
-                .filter(job::Column::GroupKey.eq(key.as_str()))
-                .filter(job::Column::Status.eq(Status::Running.as_str()))
-                .count(&tx)
-                .await?
-                >= limit.max(1) as u64
-        }
-        _ => false,
-    };
-    if running >= u64::from(policy.org_cap(&current.kind)) || group_full {
-        // Marked as waiting for a slot (no longer in the queue): the next release of a slot
-        // of this org and kind delivers it again.
-        job::Entity::update_many()
-            .col_expr(
-                job::Column::DeliveredAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .filter(job::Column::Id.eq(job_id))
-            .filter(job::Column::Status.eq(Status::Queued.as_str()))
-            .exec(&tx)
-            .await?;
-        tx.commit().await?;
-        return Ok(Claim::Skipped(Skip::AtCapacity));
-    }
-    let token = current.fencing_token + 1;
-    let attempt = current.attempt + 1;
-    let moved = job::Entity::update_many()
+    let running = Query::select()
+        .expr(Expr::col(job::Column::Id).count())
+        .from(job::Entity)
+        .and_where(job::Column::OrgId.eq(org_id))
+        .and_where(job::Column::Kind.eq(kind))
+        .and_where(job::Column::Status.eq(Status::Running.as_str()))
+        .to_owned();
+    let claimed = job::Entity::update_many()
         .col_expr(job::Column::Status, Expr::value(Status::Running.as_str()))
-        .col_expr(job::Column::Attempt, Expr::value(attempt))
-        .col_expr(job::Column::FencingToken, Expr::value(token))
+        .col_expr(job::Column::Attempt, Expr::col(job::Column::Attempt).add(1))
+        .col_expr(
+            job::Column::FencingToken,
+            Expr::col(job::Column::FencingToken).add(1),
+        )
         .col_expr(job::Column::LeaseOwner, Expr::value(worker))
         .col_expr(
             job::Column::LeaseExpiresAt,
@@ -271,30 +231,78 @@ pub async fn claim(
         )
         .col_expr(job::Column::StartedAt, Expr::value(now))
         .col_expr(job::Column::UpdatedAt, Expr::value(now))
-        .filter(job::Column::Id.eq(job_id))
+        .filter(job::Column::Id.eq(delivery.job_id))
         .filter(job::Column::OrgId.eq(org_id))
+        .filter(job::Column::Kind.eq(kind))
         .filter(job::Column::Status.eq(Status::Queued.as_str()))
-        .filter(job::Column::FencingToken.eq(current.fencing_token))
-        .exec(&tx)
+        .filter(job::Column::RunAfter.lte(now))
+        .filter(Expr::SubQuery(None, Box::new(running.into())).lt(i64::from(policy.org_cap(kind))))
+        .filter(group_has_room())
+        .exec_with_returning(&tx)
         .await?;
-    if moved.rows_affected == 0 {
+    let Some(row) = claimed.into_iter().next() else {
+        let skip = why_refused(&tx, delivery, now).await?;
         tx.commit().await?;
-        return Ok(Claim::Skipped(Skip::NotQueued));
-    }
+        return Ok(Claim::Skipped(skip));
+    };
     tx.commit().await?;
-    let runnable_since = current.run_after.max(current.created_at);
+    let runnable_since = std::cmp::max(row.run_after, row.created_at);
     Ok(Claim::Claimed(Lease {
-        job_id,
+        job_id: row.id,
         org_id,
-        kind: current.kind,
-        payload: current.payload,
-        token,
-        attempt,
-        max_attempts: current.max_attempts,
+        kind: row.kind,
+        payload: row.payload,
+        token: row.fencing_token,
+        attempt: row.attempt,
+        max_attempts: row.max_attempts,
         worker: worker.to_owned(),
         started_at: now,
         waited: (now - runnable_since).to_std().unwrap_or_default(),
     }))
+}
+
+/// Why a claim's update matched no row, read under the claim's lock.
+async fn why_refused(
+    tx: &DatabaseTransaction,
+    delivery: &Delivery,
+    now: DateTime<Utc>,
+) -> DomainResult<Skip> {
+    let current = job::Entity::find_in_org(delivery.org_id, delivery.job_id)
+        .one(tx)
+        .await?;
+    let Some(current) = current.filter(|c| c.kind == delivery.kind) else {
+        return Ok(Skip::Gone);
+    };
+    if current.status != Status::Queued.as_str() {
+        return Ok(Skip::NotQueued);
+    }
+    if current.run_after > now {
+        return Ok(Skip::NotDue);
+    }
+    // Queued and due, so a cap refused it. Marked as waiting for a slot (no longer in the
+    // queue): the next release of a slot of this org and kind delivers it again.
+    let parked = job::Entity::update_many()
+        .col_expr(
+            job::Column::DeliveredAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(job::Column::Id.eq(current.id))
+        .filter(job::Column::Status.eq(Status::Queued.as_str()))
+        .exec(tx)
+        .await?;
+    Ok(if parked.rows_affected == 0 {
+        Skip::NotQueued
+    } else {
+        Skip::AtCapacity
+    })
+}
+
+/// The row's group (if it has one) runs fewer jobs than its limit.
+fn group_has_room() -> sea_orm::sea_query::Expr {
+    Expr::cust(
+        "(jobs.group_key IS NULL OR (SELECT count(*) FROM jobs g WHERE g.org_id = jobs.org_id \
+         AND g.group_key = jobs.group_key AND g.status = 'RUNNING') < jobs.group_limit)",
+    )
 }
 
 /// A renewed lease, and whether someone asked to cancel the job meanwhile.
@@ -497,10 +505,7 @@ async fn promote_next(
         .filter(job::Column::Id.ne(except))
         // Skip jobs whose group is still full: promoting one would only be refused again
         // while another group's job could take the slot.
-        .filter(Expr::cust(
-            "(jobs.group_key IS NULL OR (SELECT count(*) FROM jobs g WHERE g.org_id = jobs.org_id \
-             AND g.group_key = jobs.group_key AND g.status = 'RUNNING') < jobs.group_limit)",
-        ))
+        .filter(group_has_room())
         .order_by_asc(job::Column::Id)
         .limit(1)
         .one(tx)
