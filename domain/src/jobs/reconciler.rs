@@ -41,7 +41,7 @@ pub async fn reconcile_once(
 
     let tx = db::begin(db, Scope::system()).await?;
     let expired = job::Entity::find()
-        .filter(job::Column::Status.eq(Status::Running.as_str()))
+        .filter(store::status_is(Status::Running))
         .filter(job::Column::LeaseExpiresAt.lt(now))
         .order_by_asc(job::Column::LeaseExpiresAt)
         .limit(BATCH)
@@ -59,7 +59,7 @@ pub async fn reconcile_once(
     let stale = now - chrono::Duration::from_std(redeliver_after).unwrap_or_default();
     let tx = db::begin(db, Scope::system()).await?;
     let due = job::Entity::find()
-        .filter(job::Column::Status.eq(Status::Queued.as_str()))
+        .filter(store::status_is(Status::Queued))
         .filter(job::Column::RunAfter.lte(now))
         .filter(
             Condition::any()

@@ -297,6 +297,14 @@ async fn why_refused(
     })
 }
 
+/// `jobs.status = '…'` as a literal rather than a bound value, for the look-ups that the
+/// partial indexes on `status` serve. A prepared statement's generic plan cannot prove a
+/// partial index's predicate from a bound value: it fell back to every queued job of the
+/// org (B7: 3.5 ms a finish on average over a burst).
+pub(super) fn status_is(status: Status) -> sea_orm::sea_query::Expr {
+    Expr::cust(format!("jobs.status = '{}'", status.as_str()))
+}
+
 /// The row's group (if it has one) runs fewer jobs than its limit.
 fn group_has_room() -> sea_orm::sea_query::Expr {
     Expr::cust(
@@ -499,7 +507,7 @@ async fn promote_next(
     let next = job::Entity::find()
         .filter(job::Column::OrgId.eq(org_id))
         .filter(job::Column::Kind.eq(kind))
-        .filter(job::Column::Status.eq(Status::Queued.as_str()))
+        .filter(status_is(Status::Queued))
         .filter(job::Column::RunAfter.lte(crate::time::now()))
         .filter(job::Column::DeliveredAt.is_null())
         .filter(job::Column::Id.ne(except))
