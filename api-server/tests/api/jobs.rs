@@ -305,6 +305,42 @@ async fn jobs_are_org_scoped_and_bad_input_is_refused(backend: Backend) {
     assert_eq!(r.code(), "BAD_USER_INPUT");
 }
 
+/// The leases of the claims that won.
+fn winners(claims: &[domain::jobs::store::Claim]) -> Vec<&domain::jobs::store::Lease> {
+    use domain::jobs::store::Claim;
+    claims
+        .iter()
+        .filter_map(|c| match c {
+            Claim::Claimed(l) => Some(l),
+            Claim::Skipped(_) => None,
+        })
+        .collect()
+}
+
+/// A 0 ms probe queued in org A (no runtime picks it up), and the delivery a worker would get.
+async fn queued_probe(
+    app: &TestApp,
+    policy: &domain::jobs::store::Policy,
+) -> (domain::entity::job::Model, domain::jobs::Delivery) {
+    let queued = domain::jobs::service::probe(
+        &app.app.db,
+        &domain::org::OrgCtx::system(app.org_a.id),
+        domain::jobs::contracts::FleetProbe {
+            sleep_ms: 0,
+            behaviour: domain::jobs::contracts::ProbeBehaviour::Succeed,
+        },
+        policy,
+    )
+    .await
+    .unwrap();
+    let delivery = domain::jobs::Delivery {
+        job_id: queued.id,
+        org_id: queued.org_id,
+        kind: queued.kind.clone(),
+    };
+    (queued, delivery)
+}
+
 /// Two workers race for one job: one claim wins. When its lease expires the reconciler
 /// hands the job to the other, and the first attempt's late heartbeat and outcome are
 /// refused by the fencing token.
@@ -320,35 +356,13 @@ async fn a_stale_attempt_cannot_write(backend: Backend) {
         org_concurrency: 2,
         run_org_concurrency: 2,
     };
-    let org = domain::org::OrgCtx::system(app.org_a.id);
-    let queued = domain::jobs::service::probe(
-        db,
-        &org,
-        domain::jobs::contracts::FleetProbe {
-            sleep_ms: 0,
-            behaviour: domain::jobs::contracts::ProbeBehaviour::Succeed,
-        },
-        &policy,
-    )
-    .await
-    .unwrap();
-    let delivery = domain::jobs::Delivery {
-        job_id: queued.id,
-        org_id: app.org_a.id,
-        kind: queued.kind.clone(),
-    };
+    let (queued, delivery) = queued_probe(&app, &policy).await;
     let (a, b) = tokio::join!(
         store::claim(db, &delivery, "worker-a", &policy),
         store::claim(db, &delivery, "worker-b", &policy),
     );
     let claims = [a.unwrap(), b.unwrap()];
-    let won: Vec<&store::Lease> = claims
-        .iter()
-        .filter_map(|c| match c {
-            Claim::Claimed(l) => Some(l),
-            Claim::Skipped(_) => None,
-        })
-        .collect();
+    let won = winners(&claims);
     assert_eq!(won.len(), 1, "exactly one claim wins: {claims:?}");
     let first = won[0].clone();
     // Another org's transaction cannot claim it either.
@@ -356,13 +370,18 @@ async fn a_stale_attempt_cannot_write(backend: Backend) {
         org_id: app.org_b.id,
         ..delivery.clone()
     };
-    let other = store::claim(db, &forged, "worker-x", &policy)
-        .await
-        .unwrap();
-    assert!(
-        matches!(other, Claim::Skipped(store::Skip::Gone)),
-        "{other:?}"
-    );
+    // A delivery that names another kind does not match the job (nor take that kind's slot).
+    let mismatched = domain::jobs::Delivery {
+        kind: "incident_report".to_owned(),
+        ..delivery.clone()
+    };
+    for wrong in [forged, mismatched] {
+        let refused = store::claim(db, &wrong, "worker-x", &policy).await.unwrap();
+        assert!(
+            matches!(refused, Claim::Skipped(store::Skip::Gone)),
+            "{wrong:?}: {refused:?}"
+        );
+    }
 
     tokio::time::sleep(Duration::from_millis(400)).await;
     // The reconciler's step for an expired lease (run directly: a reconciler here would
@@ -379,18 +398,6 @@ async fn a_stale_attempt_cannot_write(backend: Backend) {
     assert!(store::expire_lease(&tx, &row, &policy).await.unwrap());
     tx.commit().await.unwrap();
     tokio::time::sleep(Duration::from_millis(10)).await;
-    // A delivery that names another kind does not match the job (nor take that kind's slot).
-    let mismatched = domain::jobs::Delivery {
-        kind: "incident_report".to_owned(),
-        ..delivery.clone()
-    };
-    let refused = store::claim(db, &mismatched, "worker-b", &policy)
-        .await
-        .unwrap();
-    assert!(
-        matches!(refused, Claim::Skipped(store::Skip::Gone)),
-        "{refused:?}"
-    );
     let second = match store::claim(db, &delivery, "worker-b", &policy)
         .await
         .unwrap()
@@ -454,25 +461,9 @@ async fn claims_beyond_the_orgs_cap_are_refused(backend: Backend) {
         org_concurrency: 2,
         ..Policy::from(&app.app.config.jobs)
     };
-    let org = domain::org::OrgCtx::system(app.org_a.id);
     let mut deliveries = Vec::new();
     for _ in 0..4 {
-        let queued = domain::jobs::service::probe(
-            db,
-            &org,
-            domain::jobs::contracts::FleetProbe {
-                sleep_ms: 0,
-                behaviour: domain::jobs::contracts::ProbeBehaviour::Succeed,
-            },
-            &policy,
-        )
-        .await
-        .unwrap();
-        deliveries.push(domain::jobs::Delivery {
-            job_id: queued.id,
-            org_id: app.org_a.id,
-            kind: queued.kind,
-        });
+        deliveries.push(queued_probe(&app, &policy).await.1);
     }
     let claims =
         futures::future::join_all(deliveries.iter().enumerate().map(|(i, d)| {
@@ -480,13 +471,7 @@ async fn claims_beyond_the_orgs_cap_are_refused(backend: Backend) {
         }))
         .await;
     let claims: Vec<Claim> = claims.into_iter().map(Result::unwrap).collect();
-    let won: Vec<&store::Lease> = claims
-        .iter()
-        .filter_map(|c| match c {
-            Claim::Claimed(l) => Some(l),
-            Claim::Skipped(_) => None,
-        })
-        .collect();
+    let won = winners(&claims);
     assert_eq!(won.len(), 2, "the cap is 2: {claims:?}");
     let tx = domain::db::begin_read(db, domain::db::Scope::org(app.org_a.id))
         .await
