@@ -60,12 +60,15 @@ async fn the_pool_is_open_to_its_size_when_start_up_returns() {
     let (lowered, _dir) = config(
         &database.app_url,
         &[
-            ("OPSDECK_DATABASE_MAX_CONNECTIONS", "6"),
+            ("OPSDECK_DATABASE_MAX_CONNECTIONS", "12"),
             ("OPSDECK_DATABASE_MIN_CONNECTIONS", "3"),
         ],
     );
     let db = domain::db::connect(&lowered).await.unwrap();
-    assert_eq!(app_backends(&db).await, 3);
+    // At least the minimum, and not the whole pool. sqlx's own upkeep of the minimum starts
+    // with the pool and may open its 3 beside ours, so up to 6 can be open.
+    let open = app_backends(&db).await;
+    assert!((3..=6).contains(&open), "{open} connections open");
     db.close().await.unwrap();
 }
 
