@@ -60,6 +60,9 @@ pub async fn reconcile_once(
     let tx = db::begin(db, Scope::system()).await?;
     let due = job::Entity::find()
         .filter(store::status_is(Status::Queued))
+        // True of every queued job; stated so that this look-up, and only it, can use
+        // `jobs_queued_idx` (migration 16).
+        .filter(job::Column::LeaseOwner.is_null())
         .filter(job::Column::RunAfter.lte(now))
         .filter(
             Condition::any()
