@@ -510,8 +510,8 @@ async fn reports(
 }
 
 /// One no-op job's statements, in the transactions Opsdeck uses: enqueue (job, outbox, audit),
-/// the relay's marks, the claim (cap lock with the scope, then one conditional update that
-/// counts the running jobs) and the finish (conditional update, attempt row, outbox row,
+/// the relay's marks, the claim (`jobs_claim`: the cap's lock and one conditional update
+/// that counts the running jobs, in one statement) and the finish (conditional update, attempt row, outbox row,
 /// next-in-line lookup).
 const LIFECYCLE_SQL: &str = r#"
 BEGIN;
@@ -525,10 +525,7 @@ SELECT set_config('app.org_id', '', true), set_config('app.user_id', '', true), 
 UPDATE jobs SET delivered_at = now() WHERE id = ':job' AND status = 'QUEUED';
 UPDATE outbox SET delivered_at = now() WHERE id = ':ob';
 COMMIT;
-BEGIN;
-SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true), pg_advisory_xact_lock(hashtextextended('jobs:' || :org || ':fleet_probe', 0));
-UPDATE jobs SET status = 'RUNNING', attempt = attempt + 1, fencing_token = fencing_token + 1, lease_owner = 'pgbench', lease_expires_at = now() + interval '30 seconds', started_at = now(), updated_at = now() WHERE id = ':job' AND org_id = :org AND kind = 'fleet_probe' AND status = 'QUEUED' AND run_after <= now() AND (SELECT count(id) FROM jobs WHERE org_id = :org AND kind = 'fleet_probe' AND status = 'RUNNING') < 16 AND (jobs.group_key IS NULL OR (SELECT count(*) FROM jobs g WHERE g.org_id = jobs.org_id AND g.group_key = jobs.group_key AND g.status = 'RUNNING') < jobs.group_limit) RETURNING *;
-COMMIT;
+SELECT * FROM jobs_claim(:org, ':job', 'fleet_probe', 'pgbench', now(), now() + interval '30 seconds', 16);
 BEGIN;
 SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
 UPDATE jobs SET status = 'SUCCEEDED', lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), result = '{}', progress = 100, finished_at = now() WHERE id = ':job' AND org_id = :org AND status = 'RUNNING' AND fencing_token = 1 RETURNING *;

@@ -57,20 +57,7 @@ pub async fn begin_read(db: &Db, scope: Scope<'_>) -> DomainResult<DatabaseTrans
 /// Opens a transaction that will write, scoped to `scope` (a no-op scope on SQLite).
 pub async fn begin(db: &Db, scope: Scope<'_>) -> DomainResult<DatabaseTransaction> {
     let tx = begin_writer(db).await?;
-    scope_and_lock(&tx, scope, None).await?;
-    Ok(tx)
-}
-
-/// [`begin`], also holding the transaction-scoped advisory lock `key` until it ends: writers
-/// that share a key take turns. Taken in the scope's round trip. On SQLite the write
-/// transaction is already exclusive, so there is nothing more to take.
-pub async fn begin_locked(
-    db: &Db,
-    scope: Scope<'_>,
-    key: &str,
-) -> DomainResult<DatabaseTransaction> {
-    let tx = begin_writer(db).await?;
-    scope_and_lock(&tx, scope, Some(key)).await?;
+    set_scope(&tx, scope).await?;
     Ok(tx)
 }
 
@@ -91,23 +78,15 @@ async fn begin_writer(db: &Db) -> DomainResult<DatabaseTransaction> {
 
 /// Changes the scope inside an open transaction (e.g. after creating an organization).
 pub async fn set_scope(tx: &DatabaseTransaction, scope: Scope<'_>) -> DomainResult<()> {
-    scope_and_lock(tx, scope, None).await
-}
-
-async fn scope_and_lock(
-    tx: &DatabaseTransaction,
-    scope: Scope<'_>,
-    lock: Option<&str>,
-) -> DomainResult<()> {
     if tx.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
-    // One round trip for all the settings (an empty string means "none") and the lock.
-    let mut sql = String::from(
+    // One round trip for all the settings (an empty string means "none").
+    let sql = String::from(
         "SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true), \
          set_config('app.api_key_prefix', $3, true), set_config('app.system', $4, true)",
     );
-    let mut values: Vec<sea_orm::Value> = vec![
+    let values: Vec<sea_orm::Value> = vec![
         scope
             .org_id
             .map(|u| u.to_string())
@@ -121,10 +100,6 @@ async fn scope_and_lock(
         scope.api_key_prefix.unwrap_or_default().to_owned().into(),
         if scope.system { "on" } else { "" }.to_owned().into(),
     ];
-    if let Some(key) = lock {
-        sql.push_str(", pg_advisory_xact_lock(hashtextextended($5, 0))");
-        values.push(key.to_owned().into());
-    }
     tx.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,

@@ -21,6 +21,7 @@ mod m20261201_000013_llm_usage;
 mod m20261201_000014_run_screenshots;
 mod m20261203_000015_waiting_jobs_index;
 mod m20261203_000016_reconciler_queue_index;
+mod m20261203_000017_claim_function;
 mod sql;
 
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_run_screenshots::Migration),
             Box::new(m20261203_000015_waiting_jobs_index::Migration),
             Box::new(m20261203_000016_reconciler_queue_index::Migration),
+            Box::new(m20261203_000017_claim_function::Migration),
         ]
     }
 }

@@ -9,8 +9,8 @@ use entity::{job, job_attempt};
 use rand::Rng;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -194,22 +194,71 @@ pub enum Claim {
 
 /// Claims the delivered job for `worker`: `QUEUED` → `RUNNING`, attempt and fencing token
 /// incremented, a lease of `policy.lease`. Refused (and left queued) while the org runs its
-/// cap of the kind, or the job's group its own cap.
-///
-/// One conditional update does it, so a claim costs four round trips (begin, scope and
-/// lock, update, commit). Only a refused claim reads the row to say why.
+/// cap of the kind, or the job's group its own cap; a job refused for capacity is parked
+/// until a slot frees (`promote_next`). Only a refused claim reads the row, to say why.
 pub async fn claim(
     db: &Db,
     delivery: &Delivery,
     worker: &str,
     policy: &Policy,
 ) -> DomainResult<Claim> {
+    let now = crate::time::now();
+    let claimed = match db.get_database_backend() {
+        DbBackend::Postgres => claim_in_server(db, delivery, worker, policy, now).await?,
+        _ => return claim_in_transaction(db, delivery, worker, policy, now).await,
+    };
+    let Some(row) = claimed else {
+        let tx = db::begin_read(db, Scope::org(delivery.org_id)).await?;
+        let current = job::Entity::find_in_org(delivery.org_id, delivery.job_id)
+            .one(&tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(Claim::Skipped(why_refused(current, delivery, now)));
+    };
+    Ok(Claim::Claimed(leased(row, worker, now)))
+}
+
+/// PostgreSQL: the `jobs_claim` function (migration 17) takes the turn of the org and
+/// kind, claims or parks the job, and commits, in one statement outside any client-side
+/// transaction, so the turn is never held across a round trip.
+async fn claim_in_server(
+    db: &Db,
+    delivery: &Delivery,
+    worker: &str,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<job::Model>> {
+    let kind = delivery.kind.as_str();
+    Ok(job::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT * FROM jobs_claim($1, $2, $3, $4, $5, $6, $7)",
+            [
+                delivery.org_id.into(),
+                delivery.job_id.into(),
+                kind.into(),
+                worker.into(),
+                now.into(),
+                after(now, policy.lease).into(),
+                i64::from(policy.org_cap(kind)).into(),
+            ],
+        ))
+        .one(db)
+        .await?)
+}
+
+/// SQLite: the same conditional update in an IMMEDIATE transaction, which holds the
+/// database's single write lock, so the running count cannot be raced either.
+async fn claim_in_transaction(
+    db: &Db,
+    delivery: &Delivery,
+    worker: &str,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> DomainResult<Claim> {
     use sea_orm::ExprTrait;
     let (org_id, kind) = (delivery.org_id, delivery.kind.as_str());
-    // The cap holds across processes: claims of one org and kind take turns on this lock,
-    // so the count below cannot be raced.
-    let tx = db::begin_locked(db, Scope::org(org_id), &format!("jobs:{org_id}:{kind}")).await?;
-    let now = crate::time::now();
+    let tx = db::begin(db, Scope::org(org_id)).await?;
     let running = Query::select()
         .expr(Expr::col(job::Column::Id).count())
         .from(job::Entity)
@@ -240,16 +289,26 @@ pub async fn claim(
         .filter(group_has_room())
         .exec_with_returning(&tx)
         .await?;
-    let Some(row) = claimed.into_iter().next() else {
-        let skip = why_refused(&tx, delivery, now).await?;
+    if let Some(row) = claimed.into_iter().next() {
         tx.commit().await?;
-        return Ok(Claim::Skipped(skip));
-    };
+        return Ok(Claim::Claimed(leased(row, worker, now)));
+    }
+    let current = job::Entity::find_in_org(org_id, delivery.job_id)
+        .one(&tx)
+        .await?;
+    let skip = why_refused(current, delivery, now);
+    if skip == Skip::AtCapacity {
+        park(&tx, delivery.job_id).await?;
+    }
     tx.commit().await?;
+    Ok(Claim::Skipped(skip))
+}
+
+fn leased(row: job::Model, worker: &str, now: DateTime<Utc>) -> Lease {
     let runnable_since = std::cmp::max(row.run_after, row.created_at);
-    Ok(Claim::Claimed(Lease {
+    Lease {
         job_id: row.id,
-        org_id,
+        org_id: row.org_id,
         kind: row.kind,
         payload: row.payload,
         token: row.fencing_token,
@@ -258,43 +317,37 @@ pub async fn claim(
         worker: worker.to_owned(),
         started_at: now,
         waited: (now - runnable_since).to_std().unwrap_or_default(),
-    }))
+    }
 }
 
-/// Why a claim's update matched no row, read under the claim's lock.
-async fn why_refused(
-    tx: &DatabaseTransaction,
-    delivery: &Delivery,
-    now: DateTime<Utc>,
-) -> DomainResult<Skip> {
-    let current = job::Entity::find_in_org(delivery.org_id, delivery.job_id)
-        .one(tx)
-        .await?;
+/// Why a claim matched no row, from the job as it is now.
+fn why_refused(current: Option<job::Model>, delivery: &Delivery, now: DateTime<Utc>) -> Skip {
     let Some(current) = current.filter(|c| c.kind == delivery.kind) else {
-        return Ok(Skip::Gone);
+        return Skip::Gone;
     };
     if current.status != Status::Queued.as_str() {
-        return Ok(Skip::NotQueued);
+        Skip::NotQueued
+    } else if current.run_after > now {
+        Skip::NotDue
+    } else {
+        // Queued and due, so a cap refused it.
+        Skip::AtCapacity
     }
-    if current.run_after > now {
-        return Ok(Skip::NotDue);
-    }
-    // Queued and due, so a cap refused it. Marked as waiting for a slot (no longer in the
-    // queue): the next release of a slot of this org and kind delivers it again.
-    let parked = job::Entity::update_many()
+}
+
+/// Marks a job refused for capacity as waiting for a slot (no longer in the queue): the
+/// next release of a slot of its org and kind delivers it again.
+async fn park(tx: &DatabaseTransaction, job_id: Uuid) -> DomainResult<()> {
+    job::Entity::update_many()
         .col_expr(
             job::Column::DeliveredAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .filter(job::Column::Id.eq(current.id))
+        .filter(job::Column::Id.eq(job_id))
         .filter(job::Column::Status.eq(Status::Queued.as_str()))
         .exec(tx)
         .await?;
-    Ok(if parked.rows_affected == 0 {
-        Skip::NotQueued
-    } else {
-        Skip::AtCapacity
-    })
+    Ok(())
 }
 
 /// `jobs.status = '…'` as a literal rather than a bound value, for the look-ups that the
