@@ -510,19 +510,18 @@ async fn reports(
 }
 
 /// One no-op job's statements, in the transactions Opsdeck uses: enqueue (job, outbox, audit),
-/// the relay's marks, the claim (`jobs_claim`: the cap's lock and one conditional update
+/// the relay's outbox mark, the claim (`jobs_claim`: the cap's lock and one conditional update
 /// that counts the running jobs, in one statement) and the finish (conditional update, attempt row, outbox row,
 /// next-in-line lookup).
 const LIFECYCLE_SQL: &str = r#"
 BEGIN;
 SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
-INSERT INTO jobs (id, org_id, kind, payload, status, attempt, max_attempts, run_after, fencing_token, progress, created_at, updated_at) VALUES (gen_random_uuid(), :org, 'fleet_probe', '{"sleepMs":0,"behaviour":"SUCCEED"}', 'QUEUED', 0, 3, now(), 0, 0, now(), now()) RETURNING id AS job \gset
+INSERT INTO jobs (id, org_id, kind, payload, status, attempt, max_attempts, run_after, fencing_token, progress, delivered_at, created_at, updated_at) VALUES (gen_random_uuid(), :org, 'fleet_probe', '{"sleepMs":0,"behaviour":"SUCCEED"}', 'QUEUED', 0, 3, now(), 0, 0, now(), now(), now()) RETURNING id AS job \gset
 INSERT INTO outbox (id, org_id, event, payload, created_at) VALUES (gen_random_uuid(), :org, 'bench.enqueued', '{}', now()) RETURNING id AS ob \gset
 INSERT INTO audit_log (id, org_id, actor_type, actor_id, action, target_type, target_id, before, after, request_id, created_at) VALUES (gen_random_uuid(), :org, 'system', NULL, 'job.probe_requested', 'job', ':job', NULL, '{"sleepMs":0}', NULL, now());
 COMMIT;
 BEGIN;
 SELECT set_config('app.org_id', '', true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', 'on', true);
-UPDATE jobs SET delivered_at = now() WHERE id = ':job' AND status = 'QUEUED';
 UPDATE outbox SET delivered_at = now() WHERE id = ':ob';
 COMMIT;
 SELECT * FROM jobs_claim(:org, ':job', 'fleet_probe', 'pgbench', now(), now() + interval '30 seconds', 16);

@@ -27,7 +27,9 @@ pub struct Model {
     pub progress: i32,
     pub result: Option<Json>,
     pub last_error: Option<String>,
-    /// When the relay or reconciler last handed the id to the queue.
+    /// When a delivery of the job was last set on its way: written to the outbox (enqueue,
+    /// re-drive, promotion to a freed slot) or handed to the queue by the reconciler. `NULL`
+    /// while no delivery is on its way: waiting for a retry, or for a slot of its org's cap.
     pub delivered_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -17,6 +17,7 @@ with_jobs_on_both!(
     jobs_are_org_scoped_and_bad_input_is_refused,
     a_stale_attempt_cannot_write,
     claims_beyond_the_orgs_cap_are_refused,
+    a_freed_slot_goes_to_a_parked_job_once,
 );
 
 const JOB: &str = "id kind status attempt maxAttempts progress lastError result attempts { attempt outcome error worker executor }";
@@ -514,6 +515,84 @@ async fn claims_beyond_the_orgs_cap_are_refused(backend: Backend) {
     );
 }
 
+/// The `job.enqueued` outbox rows written for `job_id`: one per delivery set on its way.
+async fn deliveries_of(app: &TestApp, job_id: uuid::Uuid) -> usize {
+    use domain::entity::outbox;
+    let tx = domain::db::begin_read(&app.app.db, domain::db::Scope::org(app.org_a.id))
+        .await
+        .unwrap();
+    let rows = outbox::Entity::find().all(&tx).await.unwrap();
+    tx.commit().await.unwrap();
+    rows.iter()
+        .filter(|r| r.event == domain::outbox::JOB_ENQUEUED)
+        .filter(|r| r.payload["jobId"] == json!(job_id))
+        .count()
+}
+
+/// A finish hands its freed slot to a job that a claim parked for capacity, and to it
+/// only once; a job whose delivery is still in the outbox is not delivered a second time.
+async fn a_freed_slot_goes_to_a_parked_job_once(backend: Backend) {
+    use domain::entity::job;
+    use domain::jobs::store::{self, Claim, Lease, Outcome, Policy, Skip};
+    let app = TestApp::new(backend).await; // no runtime: no relay, this test is the workers
+    let db = &app.app.db;
+    let policy = Policy {
+        org_concurrency: 1,
+        ..Policy::from(&app.app.config.jobs)
+    };
+    let claim = |d: domain::jobs::Delivery| async move {
+        store::claim(db, &d, "w", &policy).await.unwrap()
+    };
+    let finish = |lease: Lease| async move {
+        let tx = domain::db::begin(db, domain::db::Scope::org(lease.org_id))
+            .await
+            .unwrap();
+        let recorded = store::finish(&tx, &lease, Outcome::Succeeded(None), &policy)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        recorded.promoted
+    };
+    let leased = |c: Claim| match c {
+        Claim::Claimed(lease) => lease,
+        other => panic!("not claimed: {other:?}"),
+    };
+
+    // A runs; B's delivery is still in the outbox: A's finish leaves B alone.
+    let (_, a) = queued_probe(&app, &policy).await;
+    let (b_row, b) = queued_probe(&app, &policy).await;
+    assert!(b_row.delivered_at.is_some(), "on its way in the outbox");
+    let a = leased(claim(a).await);
+    assert!(!finish(a).await, "nothing was waiting for a slot");
+    assert_eq!(deliveries_of(&app, b.job_id).await, 1);
+
+    // B runs; C is refused for the cap and parked. B's finish promotes C, once: the next
+    // finish of the org does not promote it again while its delivery is on its way.
+    let b = leased(claim(b).await);
+    let (_, c) = queued_probe(&app, &policy).await;
+    assert!(matches!(
+        claim(c.clone()).await,
+        Claim::Skipped(Skip::AtCapacity)
+    ));
+    let (_, d) = queued_probe(&app, &policy).await;
+    assert!(finish(b).await, "C waited for the slot");
+    assert_eq!(deliveries_of(&app, c.job_id).await, 2);
+    let tx = domain::db::begin_read(db, domain::db::Scope::org(app.org_a.id))
+        .await
+        .unwrap();
+    let parked = job::Entity::find_by_id(c.job_id)
+        .one(&tx)
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(parked.delivered_at.is_some(), "C's delivery is on its way");
+    let d = leased(claim(d).await);
+    assert!(!finish(d).await);
+    assert_eq!(deliveries_of(&app, c.job_id).await, 2);
+    leased(claim(c).await);
+}
+
 with_jobs_on_both!(an_unreadable_payload_is_dead_lettered_and_the_queue_flows);
 
 async fn an_unreadable_payload_is_dead_lettered_and_the_queue_flows(backend: Backend) {
@@ -542,7 +621,7 @@ async fn an_unreadable_payload_is_dead_lettered_and_the_queue_flows(backend: Bac
         progress: 0,
         result: None,
         last_error: None,
-        delivered_at: None,
+        delivered_at: Some(now),
         created_at: now,
         updated_at: now,
         started_at: None,

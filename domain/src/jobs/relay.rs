@@ -16,8 +16,8 @@ use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Quer
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use super::Delivery;
 use super::queue::Queue;
-use super::{Delivery, store};
 use crate::db::{self, Db, Scope};
 use crate::error::DomainResult;
 
@@ -105,12 +105,13 @@ pub async fn relay_once(db: &Db, queue: &Queue, min_age: Duration) -> DomainResu
             },
         ));
     }
+    // The jobs were marked as on their way when their outbox rows were written: their rows
+    // are not written here, so a worker's claim never waits for this transaction.
     let (woken, delivered_jobs) = queue
         .deliver(jobs)
         .await
         .map_err(crate::error::DomainError::Internal)?;
     let pushed = started.elapsed();
-    store::mark_delivered(&tx, &delivered_jobs).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     outbox::Entity::update_many()
         .col_expr(outbox::Column::DeliveredAt, Expr::value(crate::time::now()))

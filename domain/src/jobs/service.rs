@@ -142,10 +142,8 @@ pub async fn retry(db: &Db, org: &OrgCtx, id: Uuid) -> DomainResult<job::Model> 
             job::Column::FinishedAt,
             Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
         )
-        .col_expr(
-            job::Column::DeliveredAt,
-            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-        )
+        // Its delivery is on its way in the outbox row written below.
+        .col_expr(job::Column::DeliveredAt, Expr::value(now))
         .col_expr(job::Column::UpdatedAt, Expr::value(now))
         .filter(job::Column::Id.eq(id))
         .filter(job::Column::OrgId.eq(org.org_id()))

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use entity::{job, job_attempt};
 use rand::Rng;
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Statement,
@@ -126,7 +126,8 @@ pub async fn enqueue_in_group<C: JobContract>(
         progress: 0,
         result: None,
         last_error: None,
-        delivered_at: None,
+        // Its delivery is on its way in the outbox row written below.
+        delivered_at: Some(now),
         created_at: now,
         updated_at: now,
         started_at: None,
@@ -568,12 +569,28 @@ async fn promote_next(
         // while another group's job could take the slot.
         .filter(group_has_room())
         .order_by_asc(job::Column::Id)
-        .limit(1)
-        .one(tx)
-        .await?;
+        .limit(1);
+    // Two finishes freeing two slots at once promote two different jobs.
+    let next = if tx.get_database_backend() == DbBackend::Postgres {
+        next.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+    } else {
+        next
+    };
+    let next = next.one(tx).await?;
     let Some(next) = next else {
         return Ok(false);
     };
+    // Its delivery is on its way: the next finish of the org must not promote it again.
+    let marked = job::Entity::update_many()
+        .col_expr(job::Column::DeliveredAt, Expr::value(crate::time::now()))
+        .filter(job::Column::Id.eq(next.id))
+        .filter(job::Column::Status.eq(Status::Queued.as_str()))
+        .filter(job::Column::DeliveredAt.is_null())
+        .exec(tx)
+        .await?;
+    if marked.rows_affected == 0 {
+        return Ok(false);
+    }
     outbox::enqueue(tx, org_id, outbox::JOB_ENQUEUED, delivery_payload(&next)).await?;
     Ok(true)
 }
@@ -629,7 +646,7 @@ pub async fn cancel(
     Ok(row)
 }
 
-/// Marks jobs as handed to the queue (the relay and the reconciler, under the system scope).
+/// Marks jobs as handed to the queue (the reconciler, under the system scope).
 pub async fn mark_delivered(tx: &impl ConnectionTrait, job_ids: &[Uuid]) -> DomainResult<()> {
     if job_ids.is_empty() {
         return Ok(());
