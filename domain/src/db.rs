@@ -54,6 +54,25 @@ pub async fn begin_read(db: &Db, scope: Scope<'_>) -> DomainResult<DatabaseTrans
     Ok(tx)
 }
 
+/// [`begin_read`] whose statements all see one snapshot (`REPEATABLE READ`, read-only, on
+/// PostgreSQL; a SQLite read transaction is one already), for reads of rows that one
+/// transaction writes together: each statement of a `READ COMMITTED` read may otherwise
+/// see a different set of commits.
+pub async fn begin_snapshot(db: &Db, scope: Scope<'_>) -> DomainResult<DatabaseTransaction> {
+    let tx = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.begin_with_config(
+                Some(sea_orm::IsolationLevel::RepeatableRead),
+                Some(sea_orm::AccessMode::ReadOnly),
+            )
+            .await?
+        }
+        _ => db.begin().await?,
+    };
+    set_scope(&tx, scope).await?;
+    Ok(tx)
+}
+
 /// Opens a transaction that will write, scoped to `scope` (a no-op scope on SQLite).
 pub async fn begin(db: &Db, scope: Scope<'_>) -> DomainResult<DatabaseTransaction> {
     let tx = begin_writer(db).await?;

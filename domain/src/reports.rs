@@ -173,7 +173,9 @@ pub async fn request(
 
 pub async fn get(db: &Db, org: &OrgCtx, id: Uuid) -> DomainResult<Report> {
     org.require(Role::Viewer)?;
-    let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
+    // One snapshot: the job's `SUCCEEDED` and the report's file commit together, and two
+    // snapshots could show the one without the other (a finished report with no link).
+    let tx = db::begin_snapshot(db, Scope::org(org.org_id())).await?;
     let row = report::Entity::find_in_org(org.org_id(), id)
         .one(&tx)
         .await?
@@ -194,7 +196,8 @@ pub async fn get(db: &Db, org: &OrgCtx, id: Uuid) -> DomainResult<Report> {
 /// Newest first.
 pub async fn list(db: &Db, org: &OrgCtx, page: PageRequest) -> DomainResult<Page<Report>> {
     org.require(Role::Viewer)?;
-    let tx = db::begin_read(db, Scope::org(org.org_id())).await?;
+    // One snapshot, as in `get`.
+    let tx = db::begin_snapshot(db, Scope::org(org.org_id())).await?;
     let mut q = report::Entity::find().filter(report::Column::OrgId.eq(org.org_id()));
     if let Some(after) = page.after {
         q = q.filter(report::Column::Id.lt(after));
