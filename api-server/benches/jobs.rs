@@ -1,12 +1,13 @@
 //! B6: enqueue → handler-start latency of a no-op job (a `fleet_probe` of 0 ms), including
-//! the outbox and the relay: after an idle period (20 samples), and at 50 and 500 jobs/s.
+//! the outbox and the relay: after an idle period (20 samples), and at 50, 200 and 500
+//! jobs/s (200/s: under this machine's ceiling for the job's statements, which B7 measures).
 //! B7: a burst of 10,000 no-op jobs through 2 worker processes: jobs/s against pgbench
 //! running the same statements per job (enqueue, relay mark, claim, finish), with 0 lost and
 //! 0 duplicated. B10: B6's idle pickup on the embedded SQLite queue, in one process.
 //!
 //!     scripts/with-components cargo bench --workspace --bench jobs
 //!
-//! Knobs: BENCH_IDLE_SECS (60), BENCH_SECONDS (10), BENCH_BURST (10000),
+//! Knobs: BENCH_IDLE_SECS (60), BENCH_SECONDS (10), BENCH_BURST (10000), BENCH_RATES (50,200,500),
 //! BENCH_DB_MIN_CONNECTIONS (connections the pools keep open; the product default when unset).
 //! PostgreSQL runs in the benches' own database `opsdeck_bench`; Redis is the test Redis.
 //! Worker processes are this binary again, started with OPSDECK_BENCH_ROLE=worker.
@@ -319,7 +320,11 @@ async fn b6(
         "B6 idle (Redis, {SAMPLES} samples)          p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms  (goal p99 <= 50)",
         pct(&v, 0.5), pct(&v, 0.99), v[v.len() - 1]
     ));
-    for rate in [50, 500] {
+    let rates = knob_text("BENCH_RATES", "50,200,500");
+    for rate in rates
+        .split(',')
+        .map(|r| r.trim().parse::<u64>().expect("BENCH_RATES"))
+    {
         eprintln!("B6: {rate} jobs/s for {seconds} s");
         let org = new_org(&db, &format!("b6-{rate}")).await;
         let v = at_rate(&db, org, &policy, rate, seconds).await;
@@ -509,10 +514,10 @@ async fn reports(
     }
 }
 
-/// One no-op job's statements, in the transactions Opsdeck uses: enqueue (job, outbox, audit),
-/// the relay's outbox mark, the claim (`jobs_claim`: the cap's lock and one conditional update
-/// that counts the running jobs, in one statement) and the finish (conditional update, attempt row, outbox row,
-/// next-in-line lookup).
+/// One no-op job's statements, in the transactions Opsdeck uses: enqueue (job, outbox,
+/// audit), the relay's outbox mark, the claim (`jobs_claim`: the cap's lock and one
+/// conditional update that counts the running jobs, in one statement) and the finish
+/// (conditional update, attempt row, outbox row, next-in-line lookup).
 const LIFECYCLE_SQL: &str = r#"
 BEGIN;
 SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
