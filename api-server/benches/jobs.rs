@@ -517,7 +517,8 @@ async fn reports(
 /// One no-op job's statements, in the transactions Opsdeck uses: enqueue (job, outbox,
 /// audit), the relay's outbox mark, the claim (`jobs_claim`: the cap's lock and one
 /// conditional update that counts the running jobs, in one statement) and the finish
-/// (conditional update, attempt row, outbox row, next-in-line lookup).
+/// (`jobs_finish`: conditional update, attempt row, outbox row, next-in-line lookup, in one
+/// statement).
 const LIFECYCLE_SQL: &str = r#"
 BEGIN;
 SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
@@ -530,11 +531,5 @@ SELECT set_config('app.org_id', '', true), set_config('app.user_id', '', true), 
 UPDATE outbox SET delivered_at = now() WHERE id = ':ob';
 COMMIT;
 SELECT * FROM jobs_claim(:org, ':job', 'fleet_probe', 'pgbench', now(), now() + interval '30 seconds', 16);
-BEGIN;
-SELECT set_config('app.org_id', :org, true), set_config('app.user_id', '', true), set_config('app.api_key_prefix', '', true), set_config('app.system', '', true);
-UPDATE jobs SET status = 'SUCCEEDED', lease_owner = NULL, lease_expires_at = NULL, updated_at = now(), result = '{}', progress = 100, finished_at = now() WHERE id = ':job' AND org_id = :org AND status = 'RUNNING' AND fencing_token = 1 RETURNING *;
-INSERT INTO job_attempts (id, org_id, job_id, attempt, fencing_token, worker, outcome, error, started_at, finished_at) VALUES (gen_random_uuid(), :org, ':job', 1, 1, 'pgbench', 'SUCCEEDED', NULL, now(), now());
-INSERT INTO outbox (id, org_id, event, payload, created_at) VALUES (gen_random_uuid(), :org, 'bench.status_changed', '{}', now());
-SELECT * FROM jobs WHERE org_id = :org AND kind = 'fleet_probe' AND status = 'QUEUED' AND run_after <= now() AND delivered_at IS NULL AND id <> ':job' AND (jobs.group_key IS NULL OR (SELECT count(*) FROM jobs g WHERE g.org_id = jobs.org_id AND g.group_key = jobs.group_key AND g.status = 'RUNNING') < jobs.group_limit) ORDER BY id LIMIT 1;
-COMMIT;
+SELECT (f.job).*, f.promoted FROM jobs_finish(:org, ':job', 1, now(), 'SUCCEEDED', NULL, NULL, '{}', NULL, false, gen_random_uuid(), 1, 'pgbench', now(), 'SUCCEEDED', 'FLEET', gen_random_uuid(), gen_random_uuid()) AS f;
 "#;

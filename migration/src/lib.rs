@@ -22,6 +22,7 @@ mod m20261201_000014_run_screenshots;
 mod m20261203_000015_waiting_jobs_index;
 mod m20261203_000016_reconciler_queue_index;
 mod m20261203_000017_claim_function;
+mod m20261206_000018_finish_function;
 mod sql;
 
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000015_waiting_jobs_index::Migration),
             Box::new(m20261203_000016_reconciler_queue_index::Migration),
             Box::new(m20261203_000017_claim_function::Migration),
+            Box::new(m20261206_000018_finish_function::Migration),
         ]
     }
 }

@@ -206,27 +206,33 @@ async fn record(
     outcome: Outcome,
     effect: Option<Effect>,
 ) -> Result<Finished, DomainError> {
-    let tx = db::begin(&rt.db, Scope::org(lease.org_id)).await?;
-    if let Some(Effect::ReportFile {
-        report_id,
-        object_key,
-        size_bytes,
-        row_count,
-    }) = &effect
-    {
-        domain::reports::record_file(
-            &tx,
-            lease.org_id,
-            *report_id,
+    let recorded = match effect {
+        Some(Effect::ReportFile {
+            report_id,
             object_key,
-            *size_bytes,
-            *row_count,
-        )
-        .await?;
-    }
-    match store::finish(&tx, lease, outcome, &rt.policy).await {
+            size_bytes,
+            row_count,
+        }) => {
+            let tx = db::begin(&rt.db, Scope::org(lease.org_id)).await?;
+            domain::reports::record_file(
+                &tx,
+                lease.org_id,
+                report_id,
+                &object_key,
+                size_bytes,
+                row_count,
+            )
+            .await?;
+            let recorded = store::finish(&tx, lease, outcome, &rt.policy).await;
+            if recorded.is_ok() {
+                tx.commit().await?;
+            }
+            recorded
+        }
+        Some(Effect::None) | None => store::record(&rt.db, lease, outcome, &rt.policy).await,
+    };
+    match recorded {
         Ok(recorded) => {
-            tx.commit().await?;
             if recorded.promoted {
                 // The freed slot went to a waiting job: deliver it now, not at the next poll.
                 domain::jobs::relay::wake();

@@ -443,70 +443,170 @@ pub async fn finish(
     outcome: Outcome,
     policy: &Policy,
 ) -> DomainResult<Recorded> {
-    let now = crate::time::now();
-    let (status, attempt_outcome, error, run_after) = match &outcome {
-        Outcome::Succeeded(_) => (Status::Succeeded, "SUCCEEDED", None, None),
-        Outcome::Failed(e) | Outcome::TimedOut(e) => {
-            (Status::Failed, "FAILED", Some(e.clone()), None)
+    let ending = Ending::of(lease, outcome, policy);
+    match tx.get_database_backend() {
+        DbBackend::Postgres => finish_in_server(tx, lease, ending).await,
+        _ => finish_in_statements(tx, lease, ending).await,
+    }
+}
+
+/// [`finish`] for an outcome without writes of its own. On PostgreSQL it is the one
+/// statement of its transaction, the `jobs_finish` function (migration 18).
+pub async fn record(
+    db: &Db,
+    lease: &Lease,
+    outcome: Outcome,
+    policy: &Policy,
+) -> DomainResult<Recorded> {
+    let ending = Ending::of(lease, outcome, policy);
+    if db.get_database_backend() == DbBackend::Postgres {
+        return finish_in_server(db, lease, ending).await;
+    }
+    let tx = db::begin(db, Scope::org(lease.org_id)).await?;
+    let recorded = finish_in_statements(&tx, lease, ending).await?;
+    tx.commit().await?;
+    Ok(recorded)
+}
+
+/// What an outcome writes, decided once for both backends.
+struct Ending {
+    now: DateTime<Utc>,
+    status: Status,
+    /// The attempt row's outcome.
+    attempt_outcome: &'static str,
+    error: Option<String>,
+    error_class: Option<String>,
+    /// A success's result.
+    result: Option<Value>,
+    /// Back to the queue, runnable from then (a retry, or a released job).
+    retry_at: Option<DateTime<Utc>>,
+    /// Released by a shutting-down worker: the attempt is not counted.
+    released: bool,
+}
+
+impl Ending {
+    fn of(lease: &Lease, outcome: Outcome, policy: &Policy) -> Ending {
+        let now = crate::time::now();
+        let error_class = matches!(outcome, Outcome::TimedOut(_)).then(|| ERROR_TIMEOUT.to_owned());
+        let ending = |status, attempt_outcome, error, retry_at| Ending {
+            now,
+            status,
+            attempt_outcome,
+            error,
+            error_class: error_class.clone(),
+            result: None,
+            retry_at,
+            released: false,
+        };
+        match outcome {
+            Outcome::Succeeded(result) => Ending {
+                result,
+                ..ending(Status::Succeeded, "SUCCEEDED", None, None)
+            },
+            Outcome::Failed(e) | Outcome::TimedOut(e) => {
+                ending(Status::Failed, "FAILED", Some(e), None)
+            }
+            Outcome::Retry(e) if lease.attempt >= lease.max_attempts => {
+                ending(Status::Dead, "DEAD", Some(e), None)
+            }
+            Outcome::Retry(e) => {
+                let at = after(now, policy.backoff(lease.attempt));
+                ending(Status::Queued, "RETRY", Some(e), Some(at))
+            }
+            Outcome::Cancelled => ending(Status::Cancelled, "CANCELLED", None, None),
+            Outcome::Released => Ending {
+                released: true,
+                ..ending(Status::Queued, "RELEASED", None, Some(now))
+            },
         }
-        Outcome::Retry(e) if lease.attempt >= lease.max_attempts => {
-            (Status::Dead, "DEAD", Some(e.clone()), None)
-        }
-        Outcome::Retry(e) => (
-            Status::Queued,
-            "RETRY",
-            Some(e.clone()),
-            Some(after(now, policy.backoff(lease.attempt))),
-        ),
-        Outcome::Cancelled => (Status::Cancelled, "CANCELLED", None, None),
-        Outcome::Released => (Status::Queued, "RELEASED", None, Some(now)),
+    }
+}
+
+/// PostgreSQL: the update, the attempt and outbox rows and the promotion of the next
+/// parked job in one statement (`jobs_finish`), instead of seven round trips.
+async fn finish_in_server(
+    conn: &impl ConnectionTrait,
+    lease: &Lease,
+    e: Ending,
+) -> DomainResult<Recorded> {
+    use sea_orm::FromQueryResult;
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT (f.job).*, f.promoted FROM jobs_finish($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+             $10, $11, $12, $13, $14, $15, $16, $17, $18) AS f",
+            [
+                lease.org_id.into(),
+                lease.job_id.into(),
+                lease.token.into(),
+                e.now.into(),
+                e.status.as_str().into(),
+                e.error.clone().into(),
+                e.error_class.clone().into(),
+                e.result.into(),
+                e.retry_at.into(),
+                e.released.into(),
+                Uuid::now_v7().into(),
+                lease.attempt.into(),
+                lease.worker.as_str().into(),
+                lease.started_at.into(),
+                e.attempt_outcome.into(),
+                EXECUTOR_FLEET.into(),
+                Uuid::now_v7().into(),
+                Uuid::now_v7().into(),
+            ],
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Err(DomainError::LeaseLost);
     };
+    Ok(Recorded {
+        job: job::Model::from_query_result(&row, "")?,
+        promoted: row.try_get("", "promoted")?,
+    })
+}
+
+/// SQLite: the same writes as statements in the caller's transaction.
+async fn finish_in_statements(
+    tx: &DatabaseTransaction,
+    lease: &Lease,
+    e: Ending,
+) -> DomainResult<Recorded> {
+    let now = e.now;
     let mut update = job::Entity::update_many()
-        .col_expr(job::Column::Status, Expr::value(status.as_str()))
+        .col_expr(job::Column::Status, Expr::value(e.status.as_str()))
         .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(
             job::Column::LeaseExpiresAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .col_expr(job::Column::UpdatedAt, Expr::value(now));
-    if let Some(e) = &error {
-        update = update.col_expr(job::Column::LastError, Expr::value(e.clone()));
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .col_expr(job::Column::ErrorClass, Expr::value(e.error_class.clone()));
+    if let Some(error) = &e.error {
+        update = update.col_expr(job::Column::LastError, Expr::value(error.clone()));
     }
-    let error_class = matches!(outcome, Outcome::TimedOut(_)).then(|| ERROR_TIMEOUT.to_owned());
-    update = update.col_expr(job::Column::ErrorClass, Expr::value(error_class.clone()));
-    match (&outcome, run_after) {
-        (Outcome::Succeeded(result), _) => {
-            update = update
-                .col_expr(job::Column::Result, Expr::value(result.clone()))
-                .col_expr(job::Column::Progress, Expr::value(100))
-                .col_expr(job::Column::FinishedAt, Expr::value(now));
-        }
-        (Outcome::Released, Some(at)) => {
-            update = update
-                .col_expr(job::Column::Attempt, Expr::value(lease.attempt - 1))
-                .col_expr(job::Column::RunAfter, Expr::value(at))
-                .col_expr(
-                    job::Column::DeliveredAt,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                );
-        }
-        (_, Some(at)) => {
-            update = update
-                .col_expr(job::Column::RunAfter, Expr::value(at))
-                .col_expr(
-                    job::Column::DeliveredAt,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                );
-        }
-        (_, None) => {
-            update = update.col_expr(job::Column::FinishedAt, Expr::value(now));
-        }
+    if e.status == Status::Succeeded {
+        update = update
+            .col_expr(job::Column::Result, Expr::value(e.result.clone()))
+            .col_expr(job::Column::Progress, Expr::value(100));
+    }
+    update = match e.retry_at {
+        Some(at) => update
+            .col_expr(job::Column::RunAfter, Expr::value(at))
+            .col_expr(
+                job::Column::DeliveredAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            ),
+        None => update.col_expr(job::Column::FinishedAt, Expr::value(now)),
+    };
+    if e.released {
+        update = update.col_expr(job::Column::Attempt, Expr::value(lease.attempt - 1));
     }
     let rows = update.filter(held(lease)).exec_with_returning(tx).await?;
     let Some(row) = rows.into_iter().next() else {
         return Err(DomainError::LeaseLost);
     };
-    record_attempt(tx, lease, attempt_outcome, error, error_class, now).await?;
+    record_attempt(tx, lease, e.attempt_outcome, e.error, e.error_class, now).await?;
     status_changed(tx, &row).await?;
     let promoted = promote_next(tx, lease.org_id, &lease.kind, lease.job_id).await?;
     Ok(Recorded { job: row, promoted })
