@@ -77,7 +77,7 @@ impl EgressProxy {
         })
     }
 
-    /// How many refusals so far (a step notes it before it starts).
+    /// How many refusals so far (an attempt notes it before its first step).
     pub fn refusal_count(&self) -> usize {
         self.refusals.lock().map(|r| r.len()).unwrap_or(0)
     }

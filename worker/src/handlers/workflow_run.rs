@@ -87,6 +87,10 @@ async fn execute(
     // Every host the pages asked for in this attempt: a refusal of anything else was the
     // browser's own traffic, not the page's.
     let mut page_hosts: Option<std::collections::BTreeSet<String>> = Some(Default::default());
+    // Refusals are read from where the previous step stopped reading, not from the count
+    // when a step starts: a request refused between two steps (a script's fetch while the
+    // screenshot of the step before is taken) counts against the next one.
+    let mut refusals_read = proxy.refusal_count();
     for (i, step) in plan.steps.iter().enumerate() {
         let timeout = match (step.timeout_ms, step.kind) {
             (Some(ms), _) => Duration::from_millis(ms.max(1) as u64),
@@ -95,7 +99,6 @@ async fn execute(
             }
             (None, _) => Duration::from_millis(cfg.step_timeout_ms),
         };
-        let refusals_before = proxy.refusal_count();
         let started_at = domain::time::now();
         let t0 = Instant::now();
         let result = match tokio::time::timeout(
@@ -112,7 +115,8 @@ async fn execute(
         };
         // A request of the page the egress rules refused during the step fails it,
         // naming the host.
-        let refused = proxy.refusals_since(refusals_before);
+        let refused = proxy.refusals_since(refusals_read);
+        refusals_read += refused.len();
         // The page's requests are read (and the log drained) only when something was
         // refused: the log holds every request since the last read.
         if !refused.is_empty() && !matches!(result, Err(StepError::Timeout(_))) {
