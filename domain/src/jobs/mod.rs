@@ -4,7 +4,8 @@
 //! the caller's transaction → the [`relay`] hands the id to the queue → a worker
 //! [`store::claim`]s it (a conditional update that increments the fencing token and takes a
 //! lease) → the handler runs while [`store::heartbeat`] renews the lease → [`store::finish`]
-//! records the outcome, refused if the token has moved on. The [`reconciler`] redelivers
+//! (or [`store::record`], for an outcome without writes of its own) records the outcome,
+//! refused if the token has moved on. The [`reconciler`] redelivers
 //! what the queue lost and reclaims what a dead worker held.
 
 pub mod contracts;
