@@ -90,6 +90,11 @@ fn production_vars(dir: &std::path::Path, extra: &[(&str, &str)]) -> BTreeMap<St
             min_connections,
         );
     }
+    // Unset, workers run the product's default concurrency per queue.
+    let concurrency = knob_text("BENCH_WORKER_CONCURRENCY", "");
+    if !concurrency.is_empty() {
+        vars.insert("OPSDECK_WORKER_CONCURRENCY".to_owned(), concurrency);
+    }
     for (k, v) in extra {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
